@@ -101,7 +101,7 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
         raise DatasetError(f"{path}: dataset file not found")
     try:
         with h5py.File(path, "r") as f:
-            version = f.attrs.get("schema_version")
+            version = _plain(f.attrs.get("schema_version"))
             if version != SCHEMA_VERSION:
                 raise DatasetError(
                     f"{path}: attribute 'schema_version' is {version!r}, this reader needs {SCHEMA_VERSION}"
@@ -142,7 +142,9 @@ def _check_split(path: Path, name: str, split: Split) -> None:
         bad = ~np.isfinite(arr)
         if bad.any():
             row = int(np.argwhere(bad)[0][0])
-            raise DatasetError(f"{path}: '{name}/{key}' has {int(bad.sum())} non-finite values (first in row {row})")
+            raise DatasetError(
+                f"{path}: '{name}/{key}' has {int(bad.sum())} non-finite values (first in row {row})"
+            )
     if x.shape[0] != y.shape[0]:
         raise DatasetError(f"{path}: '{name}/x' has {x.shape[0]} rows but '{name}/y_clean' has {y.shape[0]}")
     if split.mask is not None:
