@@ -8,7 +8,9 @@ from diffinv.formulations import Formulation
 
 
 class GaussianMixture:
-    """``p_0 = Σ_k w_k N(μ_k, Σ_k)``; under any formulation ``p_t = Σ_k w_k N(m μ_k, m² Σ_k + s² I)`` (MATH §9).
+    """``p_0 = Σ_k w_k N(μ_k, Σ_k)``; any formulation keeps it one: ``p_t = Σ_k w_k N(m μ_k, m² Σ_k + s² I)``.
+
+    (MATH §9.)
 
     Computations are in float64. ``score(x, t, formulation)`` is the exact ``∇_x log p_t`` for ``x`` of
     shape (..., d) and ``t`` of shape (...) or scalar.

@@ -83,7 +83,7 @@ def sample_ode(
     atol: float = 1e-5,
     denoise: bool = False,
 ) -> torch.Tensor:
-    """Integrate the probability-flow ODE ``dx/dt = f x - ½ g² ŝ(x, t)`` (MATH §5, λ = 0) from ``T`` to ``t_eps``.
+    """Integrate the probability-flow ODE ``dx/dt = f x - ½ g² ŝ(x, t)`` (MATH §5, λ = 0), ``T`` to ``t_eps``.
 
     ``method``: ``"rk45"`` — adaptive Dormand–Prince 5(4) with ``rtol``/``atol`` (the paper's SciPy
     integrator; the error norm is taken over the whole batch, as when SciPy integrates a flattened
