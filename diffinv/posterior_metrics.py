@@ -42,6 +42,20 @@ def segment_metrics(samples: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return out
 
 
+def coverage_curve(samples: np.ndarray, truth: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Empirical coverage of central credible intervals at each nominal level (a calibration curve).
+
+    For level p the interval is the [(1-p)/2, (1+p)/2] quantile range of each case's samples, per
+    segment; the coverage is the fraction of (case, segment) pairs whose truth lies inside. A calibrated
+    posterior gives coverage = p.
+    """
+    samples, truth = np.asarray(samples, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    levels = np.asarray(levels, dtype=np.float64)
+    lo = np.quantile(samples, (1 - levels) / 2, axis=1)  # (n_levels, n_test, d)
+    hi = np.quantile(samples, (1 + levels) / 2, axis=1)
+    return ((lo <= truth) & (truth <= hi)).mean(axis=(1, 2))
+
+
 def exact_comparison(
     samples: np.ndarray,
     truth: np.ndarray,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from diffinv.exact import linear_gaussian_posterior
-from diffinv.posterior_metrics import exact_comparison, segment_metrics
+from diffinv.posterior_metrics import coverage_curve, exact_comparison, segment_metrics
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,15 @@ def test_exact_posterior_is_calibrated(problem):
     assert out["rel_mae/mean"] > 0 and set(out) >= {"rel_mae/seg_05", "coverage/1sigma"}
 
 
+def test_coverage_curve_is_diagonal_for_exact_and_detects_overconfidence(problem):
+    levels = np.array([0.1, 0.5, 0.9])
+    cov = coverage_curve(problem["samples"], problem["truth"], levels)
+    np.testing.assert_allclose(cov, levels, atol=0.05)  # 2,400 correlated pairs: se <= 0.025
+    mean = problem["samples"].mean(axis=1, keepdims=True)
+    narrow = mean + 0.5 * (problem["samples"] - mean)
+    assert np.all(coverage_curve(narrow, problem["truth"], levels) < levels - 0.04)
+
+
 def test_exact_comparison_scores_exact_samples_as_exact(problem):
     p = problem
     out = exact_comparison(p["samples"], p["truth"], p["y"], p["A"], p["mu"], p["K"], p["noise"])
@@ -60,3 +69,23 @@ def test_exact_comparison_detects_wrong_posteriors(problem):
 def test_shape_errors_are_named():
     with pytest.raises(ValueError, match="n_test, n_samples, d"):
         segment_metrics(np.zeros((3, 4)), np.zeros((3, 4)))
+
+
+def test_flux_figures_are_written(problem, tmp_path):
+    from diffinv.flux_figures import plot_calibration, plot_flux_cases, plot_per_segment_vs_noise
+
+    rng = np.random.default_rng(1)
+    truth, samples = rng.random((3, 30)), rng.random((3, 50, 30))
+    paths = [
+        plot_flux_cases(truth, samples, tmp_path / "cases.png", title="three cases"),
+        plot_per_segment_vs_noise(
+            np.array([0, 0.1, 0.2]),
+            rng.random((3, 30)),
+            tmp_path / "err.png",
+            "error",
+            reference=rng.random(30),
+        ),
+        plot_calibration(np.array([0.1, 0.5, 0.9]), {"VE": np.array([0.1, 0.5, 0.9])}, tmp_path / "cal.png"),
+    ]
+    for path in paths:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
