@@ -84,9 +84,13 @@ class NonlinearADR:
             return c, NewtonReport(attempt, self._problem.solver.getIterationNumber())
         raise ConvergenceError(f"adr: Newton failed for flux q = {np.array2string(q, precision=4)}")
 
+    def field(self, q: np.ndarray) -> np.ndarray:
+        """Concentration dofs for flux ``q`` (30,)."""
+        return self.solve(q)[0]
+
     def readings(self, q: np.ndarray) -> np.ndarray:
         """(n, 30) sensor readings of the (n, 30) fluxes ``q``."""
-        return np.array([self.disc.sensors @ self.solve(qi)[0] for qi in np.atleast_2d(q)])
+        return np.array([self.disc.sensors @ self.field(qi) for qi in np.atleast_2d(q)])
 
     def _solve_from(self, q: np.ndarray, start: np.ndarray, damped: bool) -> np.ndarray:
         self.disc.q.value[:] = q

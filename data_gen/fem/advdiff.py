@@ -42,9 +42,13 @@ class LinearAdvDiff:
             raise RuntimeError(f"advdiff: linear solve failed (KSP reason {reason})")
         return c
 
+    def field(self, q: np.ndarray) -> np.ndarray:
+        """Concentration dofs for flux ``q`` (30,) by one direct solve."""
+        return self.solve(q).x.array.copy()
+
     def readings(self, q: np.ndarray) -> np.ndarray:
         """(n, 30) sensor readings of the (n, 30) fluxes ``q``, one direct solve each."""
-        return np.array([self.disc.sensors @ self.solve(qi).x.array for qi in np.atleast_2d(q)])
+        return np.array([self.disc.sensors @ self.field(qi) for qi in np.atleast_2d(q)])
 
     def unit_solutions(self) -> np.ndarray:
         """(ndofs, 30): the concentration for each unit segment flux (one factorisation, 30 solves)."""
