@@ -17,8 +17,8 @@ def test_convergence_changes_shrink_under_refinement():
     assert [r["mesh"] for r in rows] == ["43x10", "85x20", "170x40"]
     assert rows[0]["change"] > rows[1]["change"] > 0
     assert rows[0]["worst_sensor"] > 0.05 > rows[1]["worst_sensor"]
-    assert table(rows, 0.05).endswith(": 85x20")
-    assert table(rows, 1e-9).endswith(": none")
+    assert table(rows, 0.05).endswith("every reading within 5.0% of the next finer: 85x20")
+    assert table(rows, 1e-9).endswith("every reading within 0.0% of the next finer: none")
 
 
 def test_figure_is_written_as_png(tmp_path):
