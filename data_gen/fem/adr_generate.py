@@ -74,14 +74,15 @@ def _solve_chunks(cfg: DictConfig, plan: ChunkPlan, q: np.ndarray, todo: list[in
     workers = min(workers, len(todo))
     tasks = [(i, q[slice(*plan.bounds(i))], plan) for i in todo]
     solver_cfg = OmegaConf.to_container(cfg.problem.solver, resolve=True)
-    attempts, most_iterations = Counter(), 0
+    attempts, most_iterations, cpu_seconds = Counter(), 0, 0.0
     start = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     pool = context.Pool(workers, initializer=_start_worker, initargs=(solver_cfg,))
     try:
         with tqdm(total=sum(len(t[1]) for t in tasks), unit="sample", desc=cfg.problem.name) as bar:
-            for n, chunk_attempts, chunk_iterations in pool.imap_unordered(_solve_chunk, tasks):
+            for n, chunk_attempts, chunk_iterations, chunk_cpu in pool.imap_unordered(_solve_chunk, tasks):
                 attempts.update(chunk_attempts)
+                cpu_seconds += chunk_cpu
                 most_iterations = max(most_iterations, chunk_iterations)
                 bar.update(n)
         pool.close()  # let workers exit on their own: terminating them makes PETSc print a signal trace
@@ -93,9 +94,10 @@ def _solve_chunks(cfg: DictConfig, plan: ChunkPlan, q: np.ndarray, todo: list[in
     elapsed = time.perf_counter() - start
     n = sum(attempts.values())
     log.info(
-        "solved %d samples in %.1f s (%.2f samples/s, %d workers); Newton converged on attempt "
-        "0 (predictor) %d, 1 (damped) %d, 2 (from prior-mean solution) %d; at most %d iterations",
-        n, elapsed, n / elapsed, workers, attempts[0], attempts[1], attempts[2], most_iterations,
+        "solved %d samples in %.1f s (%.2f samples/s, %d workers; %.4f CPU s per sample); Newton converged "
+        "on attempt 0 (predictor) %d, 1 (damped) %d, 2 (from prior-mean solution) %d; at most %d iterations",
+        n, elapsed, n / elapsed, workers, cpu_seconds / n,
+        attempts[0], attempts[1], attempts[2], most_iterations,
     )  # fmt: skip
 
 
@@ -104,8 +106,9 @@ def _start_worker(solver_cfg: dict) -> None:
     _solver = instantiate(solver_cfg)
 
 
-def _solve_chunk(task: tuple[int, np.ndarray, ChunkPlan]) -> tuple[int, Counter, int]:
+def _solve_chunk(task: tuple[int, np.ndarray, ChunkPlan]) -> tuple[int, Counter, int, float]:
     index, q, plan = task
+    cpu_start = time.process_time()
     readings, attempts, most_iterations = [], Counter(), 0
     for k, qk in enumerate(q):
         try:
@@ -116,4 +119,4 @@ def _solve_chunk(task: tuple[int, np.ndarray, ChunkPlan]) -> tuple[int, Counter,
         attempts[report.attempt] += 1
         most_iterations = max(most_iterations, report.iterations)
     plan.write(index, q, np.array(readings))
-    return len(q), attempts, most_iterations
+    return len(q), attempts, most_iterations, time.process_time() - cpu_start
