@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import ufl
 
+from data_gen.config import compose_config
 from data_gen.fem import layout
 from data_gen.fem.advdiff import LinearAdvDiff
 from data_gen.fem.linear_generate import generate
@@ -11,7 +12,6 @@ from data_gen.fem.mesh import LEFT, RIGHT, segment_tag
 from data_gen.fem.prior import GPFluxPrior
 from data_gen.fenics import dolfinx
 from diffinv.h5data import read_dataset
-from tests.fem_config import data_gen_config
 
 pytestmark = pytest.mark.fem
 
@@ -77,7 +77,7 @@ def test_total_inflow_equals_outflow_within_discretisation_error():
 
 
 def test_generated_file_reproduces_the_forward_map(tmp_path):
-    cfg = data_gen_config(
+    cfg = compose_config(
         f"problem.mesh={COARSE}", "problem.n_train=50", "problem.n_test=10", f"paths.data_dir={tmp_path}"
     )
     generate(cfg)
@@ -93,15 +93,15 @@ def test_generated_file_reproduces_the_forward_map(tmp_path):
 
 def test_direct_method_writes_the_same_data(tmp_path):
     common = [f"problem.mesh={COARSE}", "problem.n_train=3", "problem.n_test=2"]
-    generate(data_gen_config(*common, f"paths.data_dir={tmp_path / 'sup'}"))
-    generate(data_gen_config(*common, "method=direct", f"paths.data_dir={tmp_path / 'dir'}"))
+    generate(compose_config(*common, f"paths.data_dir={tmp_path / 'sup'}"))
+    generate(compose_config(*common, "method=direct", f"paths.data_dir={tmp_path / 'dir'}"))
     sup, direct = read_dataset(tmp_path / "sup" / "advdiff.h5"), read_dataset(tmp_path / "dir" / "advdiff.h5")
     assert np.array_equal(sup.train.x, direct.train.x)
     assert np.allclose(sup.train.y_clean, direct.train.y_clean, rtol=1e-10)
 
 
 def test_noclip_variant_has_its_own_file_and_negative_fluxes(tmp_path):
-    cfg = data_gen_config(
+    cfg = compose_config(
         f"problem.mesh={COARSE}", "problem.clip=false", "problem.n_train=400", "problem.n_test=10",
         f"paths.data_dir={tmp_path}",
     )  # fmt: skip
@@ -112,7 +112,7 @@ def test_noclip_variant_has_its_own_file_and_negative_fluxes(tmp_path):
 
 
 def test_multiop_stores_masks_and_all_readings(tmp_path):
-    cfg = data_gen_config(
+    cfg = compose_config(
         "problem=advdiff_multiop", f"problem.mesh={COARSE}", "problem.n_train=2000", "problem.n_test=100",
         f"paths.data_dir={tmp_path}",
     )  # fmt: skip
@@ -127,6 +127,6 @@ def test_multiop_stores_masks_and_all_readings(tmp_path):
 
 @pytest.mark.parametrize(("override", "key"), [("method=lu", "method"), ("num_shards=2", "num_shards")])
 def test_bad_options_name_the_key(tmp_path, override, key):
-    cfg = data_gen_config(f"problem.mesh={COARSE}", override, f"paths.data_dir={tmp_path}")
+    cfg = compose_config(f"problem.mesh={COARSE}", override, f"paths.data_dir={tmp_path}")
     with pytest.raises(ValueError, match=key):
         generate(cfg)

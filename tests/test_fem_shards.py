@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from data_gen.config import compose_config
 from data_gen.fem.adr_generate import generate
 from data_gen.fem.chunks import ChunkError, ChunkPlan
 from diffinv.h5data import read_dataset
-from tests.fem_config import data_gen_config
 
 pytestmark = pytest.mark.fem
 
@@ -111,13 +111,13 @@ def test_incomplete_run_is_not_merged(tmp_path):
 
 def test_one_shard_leaves_the_merge_to_the_last(tmp_path):
     overrides = [*SMALL, "problem.n_train=20", "problem.n_test=10", "workers=1", f"paths.data_dir={tmp_path}"]
-    generate(data_gen_config(*overrides, "shard=1", "num_shards=2"))
+    generate(compose_config(*overrides, "shard=1", "num_shards=2"))
     assert not (tmp_path / "adr.h5").exists()
     assert sorted(p.name for p in (tmp_path / "adr.h5.parts").glob("chunk_*.npz")) == ["chunk_00001.npz"]
-    generate(data_gen_config(*overrides, "shard=0", "num_shards=2"))
+    generate(compose_config(*overrides, "shard=0", "num_shards=2"))
     assert len(read_dataset(tmp_path / "adr.h5").train) == 20
 
 
 def test_shard_out_of_range_names_the_key(tmp_path):
     with pytest.raises(ValueError, match="shard=2 num_shards=2"):
-        generate(data_gen_config(*SMALL, "shard=2", "num_shards=2", f"paths.data_dir={tmp_path}"))
+        generate(compose_config(*SMALL, "shard=2", "num_shards=2", f"paths.data_dir={tmp_path}"))

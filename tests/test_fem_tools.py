@@ -2,15 +2,15 @@
 
 import pytest
 
+from data_gen.config import compose_config
 from data_gen.fem.convergence import study, table
 from data_gen.fem.figures import plot_samples
-from tests.fem_config import data_gen_config
 
 pytestmark = pytest.mark.fem
 
 
 def test_convergence_changes_shrink_under_refinement():
-    cfg = data_gen_config(
+    cfg = compose_config(
         "convergence.meshes=[43x10,85x20,170x40]", "convergence.samples=2", config_name="convergence"
     )
     rows = study(cfg)
@@ -22,7 +22,7 @@ def test_convergence_changes_shrink_under_refinement():
 
 
 def test_figure_is_written_as_png(tmp_path):
-    cfg = data_gen_config(
+    cfg = compose_config(
         "problem=advdiff_multiop", "problem.mesh=43x10", "figures.samples=2", f"figures.out_dir={tmp_path}",
         config_name="figures",
     )  # fmt: skip
