@@ -75,7 +75,7 @@ class ChunkPlan:
     def load(self, index: int, x: np.ndarray) -> np.ndarray:
         """The outputs of chunk ``index``, checked to be computed for inputs ``x`` with these settings."""
         path = self.path(index)
-        hint = "delete it to recompute that chunk"
+        hint = f"delete it (or all of {self.directory}) to recompute"
         try:
             with np.load(path) as f:
                 stored_fp, stored_x, y = str(f["fingerprint"]), f["x"], f["y_clean"]
