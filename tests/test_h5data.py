@@ -29,6 +29,7 @@ def test_round_trip(tmp_path, mask):
     assert ds.attrs["problem"] == "toy" and ds.attrs["schema_version"] == 1
     assert ds.attrs["sensor_coords"].shape == (4, 2)
     assert [p.name for p in tmp_path.iterdir()] == ["d.h5"]  # no temporary left behind
+    assert path.stat().st_mode & 0o044  # readable by others under the usual umask, not mkstemp's 0600
 
 
 def test_failed_write_leaves_existing_file_untouched(tmp_path):
