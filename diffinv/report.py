@@ -84,12 +84,14 @@ def paper_table(rows: list[dict]) -> str:
 
 def runs_table(rows: list[dict]) -> str:
     lines = [
-        "| problem | formulation | sampler | epochs | steps | final loss | train s | sample s | samples/y* | run |",
+        "| problem | formulation | sampler | epochs | steps | final loss | train s | sample s | samples/y* "
+        "| run |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["problem"], r["formulation"], r["sampler"])):
         lines.append(
-            f"| {r['problem']} | {r['formulation']} | {r['sampler']} | {r['epochs']} | {r['train/steps']:.0f} "
+            f"| {r['problem']} | {r['formulation']} | {r['sampler']} | {r['epochs']} "
+            f"| {r['train/steps']:.0f} "
             f"| {r['train/final_loss']:.4f} | {r['time/train_s']:.0f} | {r['time/sample_s']:.1f} "
             f"| {r['n_samples']} | `{r['run'].name}` |"
         )
@@ -127,8 +129,8 @@ def report(directory: Path, out: Path) -> str:
         [
             f"# Table 2 report for `{directory}`",
             "Sinkhorn distance (POT's `sinkhorn2`, reg 0.01, converged) against the band reference "
-            "(test pairs with |y - y*| < 0.05), mean over the four y*; beside it the floor (an exact sample of "
-            "the same size against the same band reference) and the ratio to the floor (PROBLEMS §1).",
+            "(test pairs with |y - y*| < 0.05), mean over the four y*; beside it the floor (an exact sample "
+            "of the same size against the same band reference) and the ratio to the floor (PROBLEMS §1).",
             table(rows, "sinkhorn/mean", with_floor=True),
             "Against the exact reference p(x | y*) (inverse-CDF sample of the band's size):",
             table(rows, "sinkhorn_exact/mean", with_floor=False),
