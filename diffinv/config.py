@@ -88,15 +88,11 @@ def _call(prefix: str, node: DictConfig, sampler, formulation) -> None:
 
 
 def _message(prefix: str, node: DictConfig, exc: Exception) -> str:
-    """``prefix.key: message`` when the error names one of the node's keys, else ``prefix: message``."""
+    """``prefix.key: message`` naming the node's key that the error mentions first, else ``prefix: message``."""
     cause = exc
     while cause.__cause__ is not None:
         cause = cause.__cause__
     text = str(cause)
-    named = [key for key in node if isinstance(key, str) and not key.startswith("_") and _mentions(text, key)]
+    words = text.replace("=", " ").replace(",", " ").replace("'", " ").replace("(", " ").split()
+    named = [w for w in words if w in node and not w.startswith("_")]
     return f"{prefix}.{named[0]}: {text}" if named else f"{prefix}: {text}"
-
-
-def _mentions(text: str, key: str) -> bool:
-    words = text.replace("=", " ").replace(",", " ").replace("'", " ").split()
-    return key in words
