@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -39,7 +38,3 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 def save_figure(fig, path: str | os.PathLike) -> Path:
     return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight"))
-
-
-def finite_metrics(metrics: dict) -> bool:
-    return all(isinstance(v, int | float) and math.isfinite(v) for v in metrics.values())
