@@ -88,7 +88,7 @@ def _call(prefix: str, node: DictConfig, sampler, formulation) -> None:
 
 
 def _message(prefix: str, node: DictConfig, exc: Exception) -> str:
-    """``prefix.key: message`` with the first of the node's keys the error mentions, else ``prefix: message``."""
+    """``prefix.key: message`` for the first of the node's keys the error names, else ``prefix: message``."""
     cause = exc
     while cause.__cause__ is not None:
         cause = cause.__cause__
