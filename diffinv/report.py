@@ -64,6 +64,9 @@ def table(rows: list[dict], key: str, with_floor: bool) -> str:
     problems = sorted({r["problem"] for r in rows}, key=["tanh", "bimodal", "spiral"].index)
     cells = defaultdict(dict)
     for r in rows:
+        if key not in r:
+            cells[(r["formulation"], r["sampler"])][r["problem"]] = "not computed"
+            continue
         text = f"{r[key]:.4f}"
         if with_floor:
             text += f" (floor {r['sinkhorn_floor/mean']:.4f}, ×{r[key] / r['sinkhorn_floor/mean']:.1f})"

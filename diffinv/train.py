@@ -70,6 +70,7 @@ def sample_and_score(
         band_halfwidth=cfg.evaluation.band_halfwidth,
         sinkhorn_reg=cfg.evaluation.sinkhorn_reg,
         sinkhorn_tol=cfg.evaluation.sinkhorn_tol,
+        exact_sinkhorn=cfg.evaluation.exact_sinkhorn,
     )
     test = datamodule.dataset.test
     start = time.perf_counter()
