@@ -106,10 +106,10 @@ def train(cfg: DictConfig) -> dict:
     datamodule = instantiate(cfg.data, path=str(ensure_dataset(cfg)))
     datamodule.setup("fit")
     module = build_module(cfg)
-    module.run_state = {
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "normalisation": datamodule.state(),
-    }
+    run_config = OmegaConf.to_container(cfg, resolve=True)
+    for key in ("root_dir", "data_dir", "log_dir"):  # absolute, so a checkpoint finds its data from anywhere
+        run_config["paths"][key] = str(Path(run_config["paths"][key]).resolve())
+    module.run_state = {"config": run_config, "normalisation": datamodule.state()}
     loggers = [instantiate(node) for node in cfg.logger.values()]
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
