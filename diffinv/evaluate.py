@@ -52,6 +52,7 @@ def evaluate(cfg: DictConfig) -> dict:
     module.load_state_dict(checkpoint["state_dict"])
     trainer = instantiate(run_cfg.trainer, logger=False, callbacks=[], default_root_dir=str(out))
     metrics = sample_and_score(run_cfg, module, datamodule, trainer, out)
+    metrics["train/steps"] = float(checkpoint["global_step"])
     write_json(out / "metrics.json", metrics)
     print(f"results: {out.resolve()}")
     return metrics

@@ -92,13 +92,19 @@ def runs_table(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["problem"], r["formulation"], r["sampler"])):
+        numbers = [_fmt(r, "train/steps", ".0f"), _fmt(r, "train/final_loss", ".4f")]
+        numbers += [_fmt(r, "time/train_s", ".0f"), _fmt(r, "time/sample_s", ".1f")]
         lines.append(
-            f"| {r['problem']} | {r['formulation']} | {r['sampler']} | {r['epochs']} "
-            f"| {r['train/steps']:.0f} "
-            f"| {r['train/final_loss']:.4f} | {r['time/train_s']:.0f} | {r['time/sample_s']:.1f} "
-            f"| {r['n_samples']} | `{r['run'].name}` |"
+            f"| {r['problem']} | {r['formulation']} | {r['sampler']} | {r['epochs']} | "
+            + " | ".join(numbers)
+            + f" | {r['n_samples']} | `{r['run']}` |"
         )
     return "\n".join(lines)
+
+
+def _fmt(row: dict, key: str, spec: str) -> str:
+    """A run re-scored by ``diffinv.evaluate`` has no training numbers: shown as a dash."""
+    return format(row[key], spec) if key in row else "–"
 
 
 def figure(rows: list[dict]):
