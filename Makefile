@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow test-all demo lint clean
+.PHONY: install test test-slow test-all demo table2 lint clean
 
 # The first interpreter found that is Python >= 3.12 (pyenv shims honour .python-version).
 FIND_PYTHON = for c in $${PYTHON:-} python3.12 python3.13 python3.14 python3 python; do \
@@ -34,8 +34,16 @@ test-slow: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -m 'not gpu' $(PYTEST_ARGS)
 
+# The default run of the experiment framework: tanh, VE, ODE sampler, short training (~1-2 min on 2 CPU cores).
 demo: $(STAMP)
-	$(PY) experiments/exact_score_sampling.py
+	$(PY) -m diffinv.train
+
+# Paper Table 2 (PROBLEMS §1): 3 problems x {VE, VP} trained once each, sampled with ODE and SDE (joblib multirun),
+# then the report in the paper's layout. TABLE2_ARGS=trainer.max_epochs=2000 for a shorter run.
+TABLE2_ARGS ?=
+table2: $(STAMP)
+	$(PY) -m diffinv.train experiment=table2 $(TABLE2_ARGS)
+	$(PY) -m diffinv.report $$(ls -d outputs/table2/multiruns/*/ | tail -n 1) --out experiments/table2
 
 lint: $(STAMP)
 	$(PY) -m ruff check diffinv data_gen experiments tests

@@ -1,0 +1,162 @@
+"""LightningDataModule for the paired HDF5 datasets (DESIGN.md, Files; MATH §8).
+
+- reads the file through :func:`diffinv.h5data.read_dataset` (schema errors are ``DatasetError``s that name
+  the file and key);
+- normalises x and y with statistics of the training split only: ``standard`` (zero mean, unit std),
+  ``minmax`` (to [-1, 1], PROBLEMS §2) or ``none``;
+- adds measurement noise ``y = y_clean + σ_n e`` from a seeded generator, ``σ_n = noise × mean|y_clean|`` of
+  the training split (PROBLEMS §2); fresh every epoch or fixed (``fresh_noise_each_epoch``);
+- for operator families passes the mask η as an extra input and sets missing readings to -1 after
+  normalisation (MATH §8);
+- keeps the whole training set as tensors on the training device and yields shuffled batches by index,
+  with no per-item collation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from diffinv.h5data import Dataset, read_dataset
+
+NORMALISATIONS = ("standard", "minmax", "none")
+MISSING_READING = -1.0  # MATH §8: value of a switched-off sensor in normalised units
+
+
+@dataclass(frozen=True)
+class Affine:
+    """``normalised = (raw - shift) / scale`` per component, fitted on the training split."""
+
+    shift: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, values: np.ndarray, kind: str) -> Affine:
+        if kind == "standard":
+            shift, scale = values.mean(axis=0), values.std(axis=0)
+        elif kind == "minmax":
+            lo, hi = values.min(axis=0), values.max(axis=0)
+            shift, scale = (hi + lo) / 2, (hi - lo) / 2
+        elif kind == "none":
+            shift, scale = np.zeros(values.shape[1]), np.ones(values.shape[1])
+        else:
+            raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {kind!r}")
+        return cls(shift=shift, scale=np.where(scale > 0, scale, 1.0))
+
+    def forward(self, values):
+        return (values - self.shift) / self.scale
+
+    def inverse(self, values):
+        return values * self.scale + self.shift
+
+    def test_dataloader(self) -> DataLoader:
+        """One batch holding every normalised conditioning value y* (PROBLEMS §1), shape (n_cases, 1, m)."""
+        if self.test_conditions is None:
+            raise ValueError("data.test_conditions is not set: nothing to condition the test stage on")
+        y = self.test_conditions.reshape(len(self.test_conditions), 1, self.dataset.y_dim)
+        y = torch.as_tensor(self.normalise_y(y), dtype=torch.float32)
+        return DataLoader(TensorDataset(y), batch_size=len(y))
+
+    def state(self) -> dict:
+        return {"shift": self.shift.tolist(), "scale": self.scale.tolist()}
+
+
+class ShuffledBatches:
+    """Iterable of ``(x, y, mask)`` batches drawn by a random permutation of tensors already on the device.
+
+    ``make_epoch()`` returns the epoch's (noisy, normalised) measurements, so noise can be fresh per epoch.
+    """
+
+    def __init__(self, x: torch.Tensor, make_epoch, mask: torch.Tensor | None, batch_size: int, seed: int):
+        self.x, self.make_epoch, self.mask = x, make_epoch, mask
+        self.batch_size = batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-self.x.shape[0] // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple]:
+        y = self.make_epoch()
+        order = torch.randperm(self.x.shape[0], generator=self.generator).to(self.x.device)
+        for idx in order.split(self.batch_size):
+            yield self.x[idx], y[idx], None if self.mask is None else self.mask[idx]
+
+
+class PairedDataModule(pl.LightningDataModule):
+    def __init__(
+        self,
+        path: str,
+        batch_size: int = 1000,
+        noise: float = 0.0,
+        fresh_noise_each_epoch: bool = True,
+        normalisation: str = "standard",
+        seed: int = 0,
+        test_conditions: list | None = None,
+    ):
+        super().__init__()
+        if normalisation not in NORMALISATIONS:
+            raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
+        self.path, self.batch_size, self.noise = path, batch_size, float(noise)
+        self.fresh_noise_each_epoch, self.normalisation, self.seed = (
+            fresh_noise_each_epoch,
+            normalisation,
+            seed,
+        )
+        self.test_conditions = (
+            None if test_conditions is None else np.asarray(test_conditions, dtype=np.float64)
+        )
+        self.dataset: Dataset | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.dataset is not None:
+            return
+        self.dataset = read_dataset(self.path)
+        train = self.dataset.train
+        self.x_norm = Affine.fit(train.x, self.normalisation)
+        self.y_norm = Affine.fit(train.y_clean, self.normalisation)
+        self.noise_std = self.noise * float(np.abs(train.y_clean).mean())
+
+    def normalise_y(self, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Measurements (raw units) to network inputs: affine map, then -1 where the mask is off (MATH §8)."""
+        y = self.y_norm.forward(np.asarray(y, dtype=np.float64))
+        return y if mask is None else np.where(mask, y, MISSING_READING)
+
+    def noisy(self, y_clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return y_clean + self.noise_std * rng.standard_normal(y_clean.shape) if self.noise_std else y_clean
+
+    def train_dataloader(self) -> ShuffledBatches:
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        train = self.dataset.train
+        x = torch.as_tensor(self.x_norm.forward(train.x), dtype=torch.float32, device=device)
+        mask = None if train.mask is None else torch.as_tensor(train.mask, dtype=torch.float32, device=device)
+        rng = np.random.default_rng([self.seed, 1])
+        fixed = None
+
+        def make_epoch() -> torch.Tensor:
+            nonlocal fixed
+            if fixed is not None:
+                return fixed
+            y = self.normalise_y(self.noisy(train.y_clean, rng), train.mask)
+            y = torch.as_tensor(y, dtype=torch.float32, device=device)
+            if not self.fresh_noise_each_epoch:
+                fixed = y
+            return y
+
+        return ShuffledBatches(x, make_epoch, mask, self.batch_size, self.seed)
+
+    def test_dataloader(self) -> DataLoader:
+        """One batch holding every normalised conditioning value y* (PROBLEMS §1), shape (n_cases, 1, m)."""
+        if self.test_conditions is None:
+            raise ValueError("data.test_conditions is not set: nothing to condition the test stage on")
+        y = self.test_conditions.reshape(len(self.test_conditions), 1, self.dataset.y_dim)
+        y = torch.as_tensor(self.normalise_y(y), dtype=torch.float32)
+        return DataLoader(TensorDataset(y), batch_size=len(y))
+
+    def state(self) -> dict:
+        """Normalisation and noise, stored in the checkpoint so evaluation maps samples back to raw units."""
+        return {"x": self.x_norm.state(), "y": self.y_norm.state(), "noise_std": self.noise_std}

@@ -1,0 +1,110 @@
+"""Sample distances for the 2-D conditional density problems (PROBLEMS §1).
+
+The paper's metric is POT's ``ot.sinkhorn2(a, b, M, reg=0.01)`` with uniform weights and the squared
+Euclidean cost: the transport cost ``<P, M>`` of the entropic plan ``P``. Plain log-domain Sinkhorn needs
+thousands of iterations at ``reg = 0.01`` on 10,000 × 2,000 points (each a full pass of exponentials
+over the cost matrix). :func:`sinkhorn_cost` computes the same quantity fast and to a stated marginal
+tolerance by three standard devices:
+
+1. ε-scaling (Schmitzer 2019, "Stabilized sparse scaling algorithms"): solve a sequence of problems with
+   ``reg`` decreasing geometrically, each warm-started from the previous potentials;
+2. absorption: at each level the potentials are folded into the kernel ``K = exp((f + g - M)/reg)``
+   once, so the iterations themselves are matrix–vector products, not exponentials;
+3. over-relaxation (Thibault et al. 2021, "Overrelaxed Sinkhorn–Knopp"): ``u ← u^{1-ω} (a / K v)^ω``
+   with ``1 ≤ ω < 2``, which cuts the iteration count several-fold near the fixed point.
+
+The fixed point is the one plain Sinkhorn converges to, so the value equals POT's at convergence
+(tested against ``ot.sinkhorn2(..., method="sinkhorn_log")``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class SinkhornResult:
+    cost: float  # <P, M>, what ot.sinkhorn2 returns
+    marginal_violation: float  # ||P 1 - a||_1 + ||P^T 1 - b||_1 at exit
+    iterations: int
+
+
+def sinkhorn_cost(
+    xs,
+    xr,
+    reg: float = 0.01,
+    tol: float = 1e-6,
+    omega: float = 1.8,
+    scaling_factor: float = 4.0,
+    level_iterations: int = 10,
+    max_iterations: int = 20_000,
+    check_every: int = 10,
+) -> SinkhornResult:
+    """Entropic OT cost between uniform empirical measures on ``xs`` (n, d) and ``xr`` (m, d).
+
+    Same quantity as ``ot.sinkhorn2(unif(n), unif(m), ot.dist(xs, xr), reg)``. Stops when the L1
+    marginal violation is below ``tol``; raises if that does not happen in ``max_iterations``.
+    """
+    if not (1.0 <= omega < 2.0):
+        raise ValueError(f"omega must be in [1, 2), got {omega!r}")
+    xs = _points(xs)
+    xr = _points(xr)
+    cost = torch.cdist(xs, xr) ** 2
+    n, m = cost.shape
+    a = torch.full((n,), 1.0 / n, dtype=torch.float64)
+    b = torch.full((m,), 1.0 / m, dtype=torch.float64)
+    f = torch.zeros(n, dtype=torch.float64)
+    g = torch.zeros(m, dtype=torch.float64)
+    eps = max(float(cost.max()), reg)
+    iterations = 0
+    while True:
+        eps = max(reg, eps / scaling_factor)
+        final = eps == reg
+        kernel = torch.exp((f[:, None] + g[None, :] - cost) / eps)
+        u = torch.ones(n, dtype=torch.float64)
+        v = torch.ones(m, dtype=torch.float64)
+        relax = omega if final else 1.0
+        budget = max_iterations - iterations if final else level_iterations
+        violation = float("inf")
+        for k in range(1, budget + 1):
+            v = v ** (1 - relax) * (b / (kernel.T @ u)) ** relax
+            u = u ** (1 - relax) * (a / (kernel @ v)) ** relax
+            iterations += 1
+            if final and k % check_every == 0:
+                violation = float((u * (kernel @ v) - a).abs().sum() + (v * (kernel.T @ u) - b).abs().sum())
+                if violation < tol:
+                    break
+        if final:
+            break
+        f, g = f + eps * torch.log(u), g + eps * torch.log(v)
+    if not violation < tol:
+        raise RuntimeError(
+            f"Sinkhorn did not reach marginal violation {tol:g} in {max_iterations} iterations "
+            f"(last {violation:.3g})"
+        )
+    value = float(u @ ((kernel * cost) @ v))
+    return SinkhornResult(cost=value, marginal_violation=violation, iterations=iterations)
+
+
+def wasserstein2_1d(xs, xr) -> float:
+    """Exact squared 2-Wasserstein distance between two 1-D empirical measures (quantile coupling)."""
+    xs = np.sort(np.asarray(xs, dtype=np.float64).reshape(-1))
+    xr = np.sort(np.asarray(xr, dtype=np.float64).reshape(-1))
+    levels = np.union1d(np.arange(1, len(xs) + 1) / len(xs), np.arange(1, len(xr) + 1) / len(xr))
+    widths = np.diff(np.concatenate([[0.0], levels]))
+    mid = levels - widths / 2
+    qs = xs[np.minimum((mid * len(xs)).astype(int), len(xs) - 1)]
+    qr = xr[np.minimum((mid * len(xr)).astype(int), len(xr) - 1)]
+    return float(np.sum(widths * (qs - qr) ** 2))
+
+
+def _points(x) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"points must be (n,) or (n, d) with n >= 1, got shape {tuple(x.shape)}")
+    return x

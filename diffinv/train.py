@@ -1,0 +1,143 @@
+"""``python -m diffinv.train [overrides]``: data (generated on first use), training, test-stage sampling,
+metrics and figures, all in one run directory (DESIGN.md, Entry points and Run directory).
+
+Run directory: ``config.yaml`` (resolved), ``checkpoints/final.ckpt``, ``metrics.json``, ``figures/*.png``,
+and the loggers' folders (``csv/`` by default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from diffinv.config import validate
+from diffinv.module import ScoreModule
+from diffinv.rundir import write_json, write_text
+
+log = logging.getLogger(__name__)
+
+
+def dataset_path(cfg: DictConfig) -> Path:
+    """``problem.data_file``, or ``<data_dir>/<name>-<hash of problem.generate>.h5`` for generated data."""
+    if cfg.problem.data_file:
+        return Path(cfg.problem.data_file)
+    recipe = json.dumps(OmegaConf.to_container(cfg.problem.generate, resolve=True), sort_keys=True)
+    digest = hashlib.sha256(recipe.encode()).hexdigest()[:10]
+    return Path(cfg.paths.data_dir) / f"{cfg.problem.name}-{digest}.h5"
+
+
+def ensure_dataset(cfg: DictConfig) -> Path:
+    path = dataset_path(cfg)
+    if not path.exists() and not cfg.problem.data_file:
+        log.info("dataset %s missing: generating it with %s", path, cfg.problem.generate._target_)
+        start = time.perf_counter()
+        instantiate(cfg.problem.generate, path=str(path))
+        log.info("generated %s in %.1f s", path, time.perf_counter() - start)
+    return path
+
+
+def build_module(cfg: DictConfig) -> ScoreModule:
+    samplers = {name: instantiate(node) for name, node in cfg.sampler.items()}
+    return ScoreModule(
+        network=instantiate(cfg.model),
+        formulation=instantiate(cfg.formulation),
+        optimizer=instantiate(cfg.optimizer),
+        samplers=samplers,
+        n_samples=cfg.evaluation.n_samples,
+        sample_seed=cfg.evaluation.seed,
+    )
+
+
+def sample_and_score(
+    cfg: DictConfig, module: ScoreModule, datamodule, trainer: pl.Trainer, out: Path
+) -> dict:
+    """Lightning test stage (all y* at once, every configured sampler), then metrics and figures."""
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    x_norm = datamodule.x_norm
+    samples = {name: x_norm.inverse(x.double().cpu().numpy()) for name, x in module.test_samples.items()}
+    evaluator = instantiate(
+        cfg.problem.evaluator,
+        band_halfwidth=cfg.evaluation.band_halfwidth,
+        sinkhorn_reg=cfg.evaluation.sinkhorn_reg,
+        sinkhorn_tol=cfg.evaluation.sinkhorn_tol,
+        exact_sinkhorn=cfg.evaluation.exact_sinkhorn,
+    )
+    test = datamodule.dataset.test
+    start = time.perf_counter()
+    metrics = evaluator(
+        samples, test.x, test.y_clean, list(cfg.problem.y_stars), out, seed=cfg.evaluation.seed
+    )
+    metrics["time/score_s"] = time.perf_counter() - start
+    for name, seconds in module.sample_seconds.items():
+        metrics[f"{name}/time/sample_s"] = seconds
+    return metrics
+
+
+def publish(metrics: dict, loggers: list, out: Path) -> None:
+    """``metrics.json`` (atomic) and every logger; W&B also receives the figures."""
+    write_json(out / "metrics.json", metrics)
+    for logger in loggers:
+        logger.log_metrics(metrics)
+        if isinstance(logger, pl.loggers.WandbLogger):
+            figures = sorted((out / "figures").glob("*.png"))
+            logger.log_image(
+                key="figures", images=[str(p) for p in figures], caption=[p.stem for p in figures]
+            )
+        logger.save()
+        logger.finalize("success")
+
+
+def train(cfg: DictConfig) -> dict:
+    validate(cfg)
+    torch.set_num_threads(cfg.torch_threads)
+    pl.seed_everything(cfg.seed, workers=True)
+    out = Path(cfg.paths.output_dir)
+    write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    datamodule = instantiate(cfg.data, path=str(ensure_dataset(cfg)))
+    datamodule.setup("fit")
+    module = build_module(cfg)
+    run_config = OmegaConf.to_container(cfg, resolve=True)
+    for key in ("root_dir", "data_dir", "log_dir"):  # absolute, so a checkpoint finds its data from anywhere
+        run_config["paths"][key] = str(Path(run_config["paths"][key]).resolve())
+    module.run_state = {"config": run_config, "normalisation": datamodule.state()}
+    loggers = [instantiate(node) for node in cfg.logger.values()]
+    for logger in loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    callbacks = [instantiate(node) for node in cfg.callbacks.values()]
+    trainer = instantiate(cfg.trainer, logger=loggers, callbacks=callbacks)
+
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule)
+    train_seconds = time.perf_counter() - start
+    trainer.save_checkpoint(out / "checkpoints" / "final.ckpt")
+    fit_metrics = {
+        "time/train_s": train_seconds,
+        "train/steps": float(trainer.global_step),
+        "train/final_loss": float(trainer.callback_metrics["train/loss"]),
+    }
+    metrics = sample_and_score(cfg, module, datamodule, trainer, out) | fit_metrics
+    publish(metrics, loggers, out)
+    log.info("results in %s (metrics.json, figures/, checkpoints/final.ckpt)", out)
+    print(f"results: {out.resolve()}")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float:
+    metrics = train(cfg)
+    first = next(iter(cfg.sampler))
+    return float(np.float64(metrics[f"{first}/sinkhorn/mean"]))
+
+
+if __name__ == "__main__":
+    main()

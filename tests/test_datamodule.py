@@ -1,0 +1,98 @@
+"""PairedDataModule: schema errors, training-split statistics, seeded noise, masks (MATH §8), batches."""
+
+import numpy as np
+import pytest
+import torch
+
+from diffinv.datamodule import MISSING_READING, PairedDataModule
+from diffinv.h5data import DatasetError, Split, write_dataset
+
+
+def make_file(path, n_train=50, n_test=30, masked=False, seed=0):
+    rng = np.random.default_rng(seed)
+
+    def split(n, offset):
+        x = rng.normal(offset, 2.0, (n, 3))
+        y = rng.uniform(1.0, 5.0, (n, 4)) + offset
+        return Split(x=x, y_clean=y, mask=rng.uniform(size=(n, 4)) < 0.7 if masked else None)
+
+    return write_dataset(path, {"train": split(n_train, 0.0), "test": split(n_test, 10.0)})
+
+
+def loaded(path, **kwargs):
+    dm = PairedDataModule(str(path), batch_size=16, **kwargs)
+    dm.setup("fit")
+    return dm
+
+
+def all_batches(dm):
+    return list(dm.train_dataloader())
+
+
+def test_missing_file_names_the_file(tmp_path):
+    with pytest.raises(DatasetError, match="nope.h5: dataset file not found"):
+        loaded(tmp_path / "nope.h5")
+
+
+def test_corrupt_file_names_the_file(tmp_path):
+    path = tmp_path / "corrupt.h5"
+    path.write_bytes(b"not an hdf5 file at all")
+    with pytest.raises(DatasetError, match="corrupt.h5: not a readable HDF5 dataset"):
+        loaded(path)
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax"])
+def test_statistics_come_from_the_training_split_only(tmp_path, kind):
+    dm = loaded(make_file(tmp_path / "d.h5"), normalisation=kind)
+    x = torch.cat([b[0] for b in all_batches(dm)]).double().numpy()
+    if kind == "standard":
+        np.testing.assert_allclose(x.mean(0), 0, atol=1e-6)
+        np.testing.assert_allclose(x.std(0), 1, atol=1e-6)
+    else:
+        np.testing.assert_allclose(x.min(0), -1, atol=1e-6)
+        np.testing.assert_allclose(x.max(0), 1, atol=1e-6)
+    test_x = dm.x_norm.forward(dm.dataset.test.x)  # the test split sits at +10: far from 0 after the map
+    assert test_x.mean() > 2
+    np.testing.assert_allclose(dm.x_norm.inverse(dm.x_norm.forward(dm.dataset.test.x)), dm.dataset.test.x)
+
+
+def test_one_epoch_visits_every_pair_once_in_shuffled_batches(tmp_path):
+    dm = loaded(make_file(tmp_path / "d.h5"), normalisation="none")
+    batches = all_batches(dm)
+    assert [len(b[0]) for b in batches] == [16, 16, 16, 2] and len(dm.train_dataloader()) == 4
+    x = torch.cat([b[0] for b in batches]).double().numpy()
+    order = np.lexsort(x.T)
+    np.testing.assert_allclose(x[order], dm.dataset.train.x[np.lexsort(dm.dataset.train.x.T)], rtol=1e-6)
+    assert not np.allclose(x, dm.dataset.train.x.astype(np.float32))
+
+
+def test_noise_is_seeded_scaled_and_fresh_per_epoch(tmp_path):
+    path = make_file(tmp_path / "d.h5", n_train=4000)
+    dm = loaded(path, noise=0.1, normalisation="none", seed=3)
+    clean_mean = np.abs(dm.dataset.train.y_clean).mean()
+    assert dm.noise_std == pytest.approx(0.1 * clean_mean)
+    loader = dm.train_dataloader()
+    first, second = loader.make_epoch().double().numpy(), loader.make_epoch().double().numpy()
+    residual = first - dm.dataset.train.y_clean
+    assert residual.std() == pytest.approx(dm.noise_std, rel=0.05)
+    assert not np.allclose(first, second)
+    again = loaded(path, noise=0.1, normalisation="none", seed=3).train_dataloader().make_epoch()
+    np.testing.assert_array_equal(first, again.double().numpy())
+    fixed = loaded(path, noise=0.1, normalisation="none", fresh_noise_each_epoch=False).train_dataloader()
+    np.testing.assert_array_equal(fixed.make_epoch().numpy(), fixed.make_epoch().numpy())
+
+
+def test_masked_readings_are_minus_one_after_normalisation(tmp_path):
+    dm = loaded(make_file(tmp_path / "m.h5", masked=True), normalisation="minmax")
+    x, y, mask = next(iter(dm.train_dataloader()))
+    assert mask is not None and mask.shape == y.shape
+    assert torch.all(y[mask == 0] == MISSING_READING)
+    assert torch.all(y[mask == 1].abs() <= 1 + 1e-6)
+
+
+def test_test_conditions_are_normalised(tmp_path):
+    dm = PairedDataModule(str(make_file(tmp_path / "d.h5")), test_conditions=[[1, 2, 3, 4], [2, 3, 4, 5]])
+    dm.setup("test")
+    (y,) = next(iter(dm.test_dataloader()))
+    assert y.shape == (2, 1, 4)
+    np.testing.assert_allclose(y[0, 0].numpy(), dm.y_norm.forward(np.array([1.0, 2, 3, 4])), rtol=1e-6)
