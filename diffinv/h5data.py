@@ -73,6 +73,7 @@ def write_dataset(path: str | os.PathLike, splits: dict[str, Split], attrs: dict
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
     try:
         with h5py.File(tmp, "w") as f:
             for name in SPLITS:
@@ -163,6 +164,12 @@ def _check_consistent(path: Path, train: Split, test: Split) -> None:
             raise DatasetError(f"{path}: '{key}' has dimension {a} in train/ but {b} in test/")
     if (train.mask is None) != (test.mask is None):
         raise DatasetError(f"{path}: 'mask' present in only one of train/ and test/")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _plain(value):

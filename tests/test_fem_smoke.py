@@ -9,11 +9,10 @@ pytestmark = pytest.mark.fem
 def test_poisson_p1_reproduces_quadratic_solution():
     """-Δu = -6 with u = 1 + x² + 2y² on the boundary: P1 is exact at the vertices for this problem."""
     import ufl
-    from dolfinx import fem, mesh
-    from dolfinx.fem.petsc import LinearProblem
 
     from data_gen.fenics import MPI, dolfinx
 
+    fem, mesh = dolfinx.fem, dolfinx.mesh
     domain = mesh.create_unit_square(MPI.COMM_WORLD, 8, 8)
     V = fem.functionspace(domain, ("Lagrange", 1))
     u_exact = lambda x: 1 + x[0] ** 2 + 2 * x[1] ** 2  # noqa: E731
@@ -25,7 +24,7 @@ def test_poisson_p1_reproduces_quadratic_solution():
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     a = ufl.dot(ufl.grad(u), ufl.grad(v)) * ufl.dx
     L = fem.Constant(domain, -6.0) * v * ufl.dx
-    problem = LinearProblem(
+    problem = fem.petsc.LinearProblem(
         a,
         L,
         bcs=[bc],

@@ -1,5 +1,7 @@
 """The HDF5 dataset schema: round trip, atomic writes, and clear errors on bad files (DESIGN.md, Files)."""
 
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -29,6 +31,9 @@ def test_round_trip(tmp_path, mask):
     assert ds.attrs["problem"] == "toy" and ds.attrs["schema_version"] == 1
     assert ds.attrs["sensor_coords"].shape == (4, 2)
     assert [p.name for p in tmp_path.iterdir()] == ["d.h5"]  # no temporary left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # the usual permissions, not mkstemp's 0600
 
 
 def test_failed_write_leaves_existing_file_untouched(tmp_path):

@@ -1,0 +1,67 @@
+"""Side-by-side timing for the benchmarks: medians over repeats, ratios to a baseline, a dated results file.
+
+Every benchmark times its candidates and its baseline in the same process, interleaved (A B A B …), so
+the ratio holds when the shared machine's speed drifts; absolute seconds are reported but only ratios
+are claims.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def interleaved_medians(candidates: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median wall seconds of each callable over ``repeats`` rounds, the callables run in turn each round."""
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, fn in candidates.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> str:
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (CUDA), torch {torch.__version__}"
+    cpu = platform.processor() or platform.machine()
+    return f"{cpu} CPU x{torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
+def report(benchmark: str, header: list[str], rows: list[list], note: str = "") -> str:
+    """Print a markdown table and append it, dated, to ``benchmarks/RESULTS.md``."""
+    lines = [
+        f"### {benchmark} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — {machine()}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+    ]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    if note:
+        lines += ["", note]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with RESULTS.open("a") as f:
+        f.write("\n" + text)
+    return text
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)

@@ -1,0 +1,27 @@
+"""``python -m data_gen problem=NAME [key=value ...]``: write one paired dataset (DESIGN.md, Entry points).
+
+Generic: the problem's config names its generator under ``problem.generate`` (a ``_target_`` called with
+the whole config), so a new problem is one yaml in ``conf/data_gen/problem/`` plus its generator function.
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from data_gen.config import register_resolvers
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path="../conf/data_gen", config_name="config")
+def main(cfg: DictConfig) -> None:
+    if "generate" not in cfg.problem:
+        raise ValueError(f"problem={cfg.problem.get('name')}: its config has no 'problem.generate' target")
+    if not 0 <= cfg.shard < cfg.num_shards:
+        raise ValueError(f"shard={cfg.shard} num_shards={cfg.num_shards}: need 0 <= shard < num_shards")
+    hydra.utils.call(cfg.problem.generate, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""The ``conf/data_gen`` config tree: its OmegaConf resolvers and in-process composition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "data_gen"
+
+
+def register_resolvers() -> None:
+    """``${data_gen.noclip_suffix:${problem.clip}}`` → ``""`` or ``"_noclip"`` (file names never collide)."""
+    OmegaConf.register_new_resolver(
+        "data_gen.noclip_suffix", lambda clip: "" if clip else "_noclip", replace=True
+    )
+
+
+def compose_config(*overrides: str, config_name: str = "config") -> DictConfig:
+    """The config ``python -m data_gen <overrides>`` runs with (no run directory, no logging setup)."""
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name=config_name, overrides=list(overrides))

@@ -1,0 +1,79 @@
+"""What the linear (PROBLEMS.md §2) and nonlinear (§4) flux problems share: mesh, P1 space, c = 0 on the
+left edge, the inward-flux boundary term, the velocity and the sensor matrix.
+
+The flux term is ``Σ_k q_k ∫_{Γ_k} v ds`` with ``q`` one 30-vector :class:`dolfinx.fem.Constant`, so a single
+compiled form serves every sample (set ``q``, reassemble). With ``n`` the outward normal, the weak form of
+``-κΔc`` is ``∫ κ∇c·∇v dx - ∫ κ ∂c/∂n v ds``; the boundary condition ``κ ∂c/∂n = q`` (inward diffusive flux
+``q``) moves that term to the right-hand side as ``+∫ q v ds``, so positive ``q`` raises ``c``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+import ufl
+
+from data_gen.fem import layout
+from data_gen.fem.mesh import LEFT, build_mesh, segment_tag
+from data_gen.fem.sensors import sensor_matrix
+from data_gen.fem.velocity import parabolic_velocity
+from data_gen.fenics import PETSc, dolfinx
+
+
+@dataclass
+class FluxDiscretisation:
+    """P1 discretisation of the rectangle with its flux segments; build with :func:`discretise`."""
+
+    resolution: tuple[int, int]
+    mesh: dolfinx.mesh.Mesh
+    facet_tags: dolfinx.mesh.MeshTags
+    V: dolfinx.fem.FunctionSpace
+    bc: dolfinx.fem.DirichletBC
+    q: dolfinx.fem.Constant
+    flux_term: ufl.Form
+    velocity: ufl.core.expr.Expr
+    sensors: scipy.sparse.csr_matrix
+
+    @property
+    def mesh_label(self) -> str:
+        return f"{self.resolution[0]}x{self.resolution[1]}"
+
+    def unit_flux_vectors(self, flux_form: dolfinx.fem.Form) -> list[PETSc.Vec]:
+        """``b_k = ∫_{Γ_k} v ds``, k = 0 … 29 (zero at Dirichlet dofs), from the compiled ``flux_form``."""
+        vectors = []
+        for k in range(layout.NUM_SEGMENTS):
+            self.q.value[:] = 0.0
+            self.q.value[k] = 1.0
+            b = dolfinx.fem.petsc.assemble_vector(flux_form)
+            b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+            dolfinx.fem.petsc.set_bc(b, [self.bc])
+            vectors.append(b)
+        self.q.value[:] = 0.0
+        return vectors
+
+
+def discretise(mesh_size: str, u_max: float) -> FluxDiscretisation:
+    """Mesh, space, boundary condition, flux term, velocity and sensors at ``mesh_size`` (``"NXxNY"``)."""
+    resolution = layout.parse_resolution(mesh_size)
+    mesh, tags = build_mesh(*resolution)
+    V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
+    fdim = mesh.topology.dim - 1
+    left_dofs = dolfinx.fem.locate_dofs_topological(V, fdim, tags.find(LEFT))
+    bc = dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), left_dofs, V)
+    q = dolfinx.fem.Constant(mesh, np.zeros(layout.NUM_SEGMENTS, dtype=PETSc.ScalarType))
+    v = ufl.TestFunction(V)
+    ds = ufl.Measure("ds", domain=mesh, subdomain_data=tags)
+    flux_term = sum(q[k] * v * ds(segment_tag(k)) for k in range(layout.NUM_SEGMENTS))
+    return FluxDiscretisation(
+        resolution=resolution,
+        mesh=mesh,
+        facet_tags=tags,
+        V=V,
+        bc=bc,
+        q=q,
+        flux_term=flux_term,
+        velocity=parabolic_velocity(mesh, u_max),
+        sensors=sensor_matrix(V, layout.sensor_coords()),
+    )

@@ -1,0 +1,102 @@
+"""Figures for the boundary-flux posteriors (paper Figs. 7, 9, 11, 13, 14, 16–20, plus calibration).
+
+The inferred vector holds 15 bottom-wall then 15 top-wall segment fluxes (PROBLEMS §2); each figure
+shows the two walls side by side. Inputs are arrays in physical units; every function writes one PNG.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+WALLS = ("bottom wall (y = 0)", "top wall (y = 2)")
+FLUX_LENGTH = 7.0  # flux segments cover x in [0, 7] (PROBLEMS §2)
+
+
+def _segment_centres(n_per_wall: int) -> np.ndarray:
+    return (np.arange(n_per_wall) + 0.5) * FLUX_LENGTH / n_per_wall
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_flux_cases(truth: np.ndarray, samples: np.ndarray, path: str | Path, title: str = "") -> Path:
+    """True flux, posterior mean and ±1 std band for a few test cases (paper Figs. 7, 13, 16).
+
+    ``truth`` (n_cases, 2k), ``samples`` (n_cases, n_samples, 2k).
+    """
+    n_cases, d = truth.shape
+    k = d // 2
+    xc = _segment_centres(k)
+    mean, std = samples.mean(axis=1), samples.std(axis=1, ddof=1)
+    fig, axes = plt.subplots(n_cases, 2, figsize=(10, 2.6 * n_cases), sharex=True, squeeze=False)
+    for i in range(n_cases):
+        for w in range(2):
+            ax, sl = axes[i, w], slice(w * k, (w + 1) * k)
+            ax.step(xc, truth[i, sl], where="mid", color="k", label="true flux")
+            ax.plot(xc, mean[i, sl], "o-", color="C0", ms=3, label="posterior mean")
+            ax.fill_between(
+                xc, mean[i, sl] - std[i, sl], mean[i, sl] + std[i, sl], color="C0", alpha=0.25, label="±1 std"
+            )
+            ax.set_ylabel(f"case {i}: q")
+            if i == 0:
+                ax.set_title(WALLS[w])
+    axes[-1, 0].set_xlabel("x")
+    axes[-1, 1].set_xlabel("x")
+    axes[0, 0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_per_segment_vs_noise(
+    noise_levels: np.ndarray,
+    values: np.ndarray,
+    path: str | Path,
+    ylabel: str,
+    reference: np.ndarray | None = None,
+    title: str = "",
+) -> Path:
+    """A per-segment quantity against measurement noise, one line per segment (paper Figs. 9, 11, 14).
+
+    ``values`` (n_levels, 2k); ``reference`` (2k,) is drawn dashed in the segment's colour (e.g. the prior
+    std, Fig. 11).
+    """
+    k = values.shape[1] // 2
+    colours = plt.cm.viridis(np.linspace(0, 1, k))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for w, ax in enumerate(axes):
+        for j in range(k):
+            ax.plot(noise_levels, values[:, w * k + j], "o-", ms=3, color=colours[j], label=f"seg {j + 1}")
+            if reference is not None:
+                ax.axhline(reference[w * k + j], color=colours[j], ls="--", lw=0.8)
+        ax.set_title(WALLS[w])
+        ax.set_xlabel("noise level σ_n (fraction of mean reading)")
+    axes[0].set_ylabel(ylabel)
+    axes[1].legend(fontsize=6, ncol=3)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_calibration(levels: np.ndarray, coverages: dict[str, np.ndarray], path: str | Path) -> Path:
+    """Empirical coverage of central credible intervals against the nominal level (diagonal = calibrated)."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="calibrated")
+    for label, cov in coverages.items():
+        ax.plot(levels, cov, "o-", ms=3, label=label)
+    ax.set_xlabel("nominal level")
+    ax.set_ylabel("empirical coverage")
+    ax.legend(fontsize=8)
+    return _save(fig, path)

@@ -1,0 +1,103 @@
+"""Measures of posterior samples for the boundary-flux problems (PROBLEMS.md §2–4, DESIGN.md metrics).
+
+All functions take physical units. ``samples`` has shape (n_test, n_samples, d), ``truth`` (n_test, d).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import wasserstein_distance
+
+from diffinv.exact import linear_gaussian_posterior
+
+
+def segment_metrics(samples: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Per-segment error, spread and calibration of the posterior (paper Figs. 9, 11; PROBLEMS §2).
+
+    ``rel_mae/seg_j``: mean over the test set of |posterior mean - truth| divided by the mean of the truth
+    over the test set and all segments; ``post_std/seg_j``: mean posterior std; ``prior_std/seg_j``: std of
+    the truth over the test set (the prior's, approximately); ``coverage/{1,2}sigma``: fraction of
+    (case, segment) pairs whose truth lies within ±1 / ±2 posterior stds of the posterior mean.
+    """
+    samples, truth = np.asarray(samples, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    if samples.ndim != 3 or truth.shape != (samples.shape[0], samples.shape[2]):
+        raise ValueError(
+            f"samples must be (n_test, n_samples, d) and truth (n_test, d), "
+            f"got {samples.shape}, {truth.shape}"
+        )
+    mean, std = samples.mean(axis=1), samples.std(axis=1, ddof=1)
+    err = np.abs(mean - truth).mean(axis=0) / truth.mean()
+    post_std, prior_std = std.mean(axis=0), truth.std(axis=0, ddof=1)
+    z = np.abs(mean - truth) / np.maximum(std, np.finfo(float).tiny)
+    out: dict[str, float] = {}
+    for j in range(truth.shape[1]):
+        out[f"rel_mae/seg_{j:02d}"] = float(err[j])
+        out[f"post_std/seg_{j:02d}"] = float(post_std[j])
+        out[f"prior_std/seg_{j:02d}"] = float(prior_std[j])
+    out["rel_mae/mean"] = float(err.mean())
+    out["post_std/mean"] = float(post_std.mean())
+    out["prior_std/mean"] = float(prior_std.mean())
+    out["coverage/1sigma"] = float((z <= 1).mean())
+    out["coverage/2sigma"] = float((z <= 2).mean())
+    return out
+
+
+def coverage_curve(samples: np.ndarray, truth: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Empirical coverage of central credible intervals at each nominal level (a calibration curve).
+
+    For level p the interval is the [(1-p)/2, (1+p)/2] quantile range of each case's samples, per
+    segment; the coverage is the fraction of (case, segment) pairs whose truth lies inside. A calibrated
+    posterior gives coverage = p.
+    """
+    samples, truth = np.asarray(samples, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    levels = np.asarray(levels, dtype=np.float64)
+    lo = np.quantile(samples, (1 - levels) / 2, axis=1)  # (n_levels, n_test, d)
+    hi = np.quantile(samples, (1 + levels) / 2, axis=1)
+    return ((lo <= truth) & (truth <= hi)).mean(axis=(1, 2))
+
+
+def exact_comparison(
+    samples: np.ndarray,
+    truth: np.ndarray,
+    y: np.ndarray,
+    forward_map: np.ndarray,
+    prior_mean: np.ndarray,
+    prior_cov: np.ndarray,
+    noise_std: float,
+    n_distance_cases: int = 5,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Diffusion posterior against the exact linear–Gaussian posterior (MATH §9), PROBLEMS §2 "exact check".
+
+    ``exact/mean_err_ratio``: mean |diffusion mean - truth| over mean |exact mean - truth| (1 is perfect);
+    ``exact/std_ratio``: mean over segments of (mean diffusion std) / (exact std);
+    ``exact/w1_over_std``: for the first ``n_distance_cases`` cases, the per-segment 1-D Wasserstein-1
+    distance between diffusion samples and as many exact samples, in exact-std units, averaged;
+    ``exact/w1_over_std_floor``: the same between two independent exact sample sets (what a perfect
+    sampler scores at this sample size).
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    n_test, n_samples, d = samples.shape
+    sigma_e = noise_std**2 * np.eye(forward_map.shape[0])
+    mu_post, cov_post = (
+        a.numpy() for a in linear_gaussian_posterior(prior_mean, prior_cov, forward_map, sigma_e, y)
+    )
+    exact_std = np.sqrt(np.clip(np.diagonal(cov_post), 0, None))
+    diff_mean, diff_std = samples.mean(axis=1), samples.std(axis=1, ddof=1)
+    out = {
+        "exact/mean_err_ratio": float(np.abs(diff_mean - truth).mean() / np.abs(mu_post - truth).mean()),
+        "exact/std_ratio": float((diff_std.mean(axis=0) / exact_std).mean()),
+        "exact/mean_err": float(np.abs(mu_post - truth).mean() / truth.mean()),
+    }
+    rng = np.random.default_rng(seed)
+    chol = np.linalg.cholesky(cov_post + 1e-12 * np.trace(cov_post) / d * np.eye(d))
+    dist, floor = [], []
+    for i in range(min(n_distance_cases, n_test)):
+        exact_a = mu_post[i] + rng.standard_normal((n_samples, d)) @ chol.T
+        exact_b = mu_post[i] + rng.standard_normal((n_samples, d)) @ chol.T
+        for j in range(d):
+            dist.append(wasserstein_distance(samples[i, :, j], exact_a[:, j]) / exact_std[j])
+            floor.append(wasserstein_distance(exact_b[:, j], exact_a[:, j]) / exact_std[j])
+    out["exact/w1_over_std"] = float(np.mean(dist))
+    out["exact/w1_over_std_floor"] = float(np.mean(floor))
+    return out

@@ -1,0 +1,91 @@
+"""Posterior measures on exact linear–Gaussian posteriors, where the answers are known (MATH §9)."""
+
+import numpy as np
+import pytest
+
+from diffinv.exact import linear_gaussian_posterior
+from diffinv.posterior_metrics import coverage_curve, exact_comparison, segment_metrics
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """x ~ N(2, K) in R^6 (RBF prior), y = A x + e with 4 noisy sensors; exact posterior samples."""
+    rng = np.random.default_rng(0)
+    d, m, n_test, n_samples, noise = 6, 4, 400, 500, 0.3
+    pts = np.arange(d, dtype=float)
+    K = np.exp(-((pts[:, None] - pts[None]) ** 2) / 8)
+    mu = np.full(d, 2.0)
+    A = rng.normal(size=(m, d))
+    truth = mu + rng.multivariate_normal(np.zeros(d), K, size=n_test)
+    y = truth @ A.T + noise * rng.standard_normal((n_test, m))
+    post_mean, post_cov = (a.numpy() for a in linear_gaussian_posterior(mu, K, A, noise**2 * np.eye(m), y))
+    chol = np.linalg.cholesky(post_cov)
+    samples = post_mean[:, None, :] + rng.standard_normal((n_test, n_samples, d)) @ chol.T
+    return dict(samples=samples, truth=truth, y=y, A=A, mu=mu, K=K, noise=noise, post_cov=post_cov)
+
+
+def test_exact_posterior_is_calibrated(problem):
+    out = segment_metrics(problem["samples"], problem["truth"])
+    # 400 cases x 6 segments (correlated within a case): se of a coverage ~ sqrt(.68*.32/400) = 0.023
+    assert abs(out["coverage/1sigma"] - 0.6827) < 0.06
+    assert abs(out["coverage/2sigma"] - 0.9545) < 0.03
+    np.testing.assert_allclose(
+        [out[f"post_std/seg_{j:02d}"] for j in range(6)], np.sqrt(np.diag(problem["post_cov"])), rtol=0.02
+    )
+    # the prior std is 1 per segment; its sample std over 400 cases has se ~ 0.035
+    assert all(abs(out[f"prior_std/seg_{j:02d}"] - 1) < 0.15 for j in range(6))
+    assert out["rel_mae/mean"] > 0 and set(out) >= {"rel_mae/seg_05", "coverage/1sigma"}
+
+
+def test_coverage_curve_is_diagonal_for_exact_and_detects_overconfidence(problem):
+    levels = np.array([0.1, 0.5, 0.9])
+    cov = coverage_curve(problem["samples"], problem["truth"], levels)
+    np.testing.assert_allclose(cov, levels, atol=0.05)  # 2,400 correlated pairs: se <= 0.025
+    mean = problem["samples"].mean(axis=1, keepdims=True)
+    narrow = mean + 0.5 * (problem["samples"] - mean)
+    assert np.all(coverage_curve(narrow, problem["truth"], levels) < levels - 0.04)
+
+
+def test_exact_comparison_scores_exact_samples_as_exact(problem):
+    p = problem
+    out = exact_comparison(p["samples"], p["truth"], p["y"], p["A"], p["mu"], p["K"], p["noise"])
+    assert abs(out["exact/mean_err_ratio"] - 1) < 0.02  # posterior-mean noise: std/sqrt(500) per case
+    assert abs(out["exact/std_ratio"] - 1) < 0.02
+    assert out["exact/w1_over_std"] < 2 * out["exact/w1_over_std_floor"]
+
+
+def test_exact_comparison_detects_wrong_posteriors(problem):
+    p = problem
+    mean = p["samples"].mean(axis=1, keepdims=True)
+    too_wide = mean + 1.5 * (p["samples"] - mean)
+    out = exact_comparison(too_wide, p["truth"], p["y"], p["A"], p["mu"], p["K"], p["noise"])
+    assert abs(out["exact/std_ratio"] - 1.5) < 0.03
+    assert out["exact/w1_over_std"] > 3 * out["exact/w1_over_std_floor"]
+    biased = p["samples"] + 0.5
+    out = exact_comparison(biased, p["truth"], p["y"], p["A"], p["mu"], p["K"], p["noise"])
+    assert out["exact/mean_err_ratio"] > 1.3
+
+
+def test_shape_errors_are_named():
+    with pytest.raises(ValueError, match="n_test, n_samples, d"):
+        segment_metrics(np.zeros((3, 4)), np.zeros((3, 4)))
+
+
+def test_flux_figures_are_written(problem, tmp_path):
+    from diffinv.flux_figures import plot_calibration, plot_flux_cases, plot_per_segment_vs_noise
+
+    rng = np.random.default_rng(1)
+    truth, samples = rng.random((3, 30)), rng.random((3, 50, 30))
+    paths = [
+        plot_flux_cases(truth, samples, tmp_path / "cases.png", title="three cases"),
+        plot_per_segment_vs_noise(
+            np.array([0, 0.1, 0.2]),
+            rng.random((3, 30)),
+            tmp_path / "err.png",
+            "error",
+            reference=rng.random(30),
+        ),
+        plot_calibration(np.array([0.1, 0.5, 0.9]), {"VE": np.array([0.1, 0.5, 0.9])}, tmp_path / "cal.png"),
+    ]
+    for path in paths:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
