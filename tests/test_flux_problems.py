@@ -8,12 +8,14 @@ import math
 import h5py
 import numpy as np
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 from test_config import CONF
 from test_train_e2e import run_module
 
 from data_gen.config import compose_config
 from diffinv.h5data import read_dataset
+from diffinv.report import report
 from diffinv.train import ensure_dataset
 
 COARSE = "85x20"
@@ -75,6 +77,20 @@ def test_flux_problems_have_the_paper_settings():
     assert multiop.model.mask_dim == 30 and multiop.problem.data_file == "/d/advdiff_multiop.h5"
 
 
+@pytest.mark.parametrize(
+    ("experiment", "problem", "n_test"),
+    [("noise_sweep", "advdiff", None), ("multiop", "advdiff_multiop", 1000), ("adr", "adr", 1000)],
+)
+def test_sweep_experiments_cover_the_noise_levels_formulations_and_samplers(experiment, problem, n_test):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+    assert cfg.problem.name == problem and set(cfg.sampler) == {"ode", "sde"}
+    assert cfg.hydra.sweeper.params["data.noise"] == "0,0.01,0.02,0.05,0.1,0.2,0.5"
+    assert cfg.hydra.sweeper.params.formulation == "ve,vp" and cfg.hydra.mode.name == "MULTIRUN"
+    assert cfg.trainer.max_epochs == 10_000 and cfg.evaluation.n_samples == 1000
+    assert cfg.evaluation.n_test == n_test and cfg.task_name == experiment
+
+
 def test_missing_data_file_says_how_to_make_it(tmp_path):
     cfg = compose_train("problem=advdiff", "problem.clip=false", f"paths.data_dir={tmp_path}")
     with pytest.raises(FileNotFoundError) as info:
@@ -129,3 +145,41 @@ def test_multiop_runs_with_masks_as_network_input(tmp_path):
     with h5py.File(run / "samples.h5") as f:
         np.testing.assert_array_equal(f["mask"][()], dataset.test.mask[:4])
     assert "mask_dim: 30" in (run / "config.yaml").read_text()
+
+
+def fake_flux_run(directory, noise: float, rel_mae: float):
+    """A run directory as diffinv.train writes it for a flux problem (only what the report reads)."""
+    directory.mkdir(parents=True)
+    metrics = {"eval/n_test": 7.0, "prior_std/mean": 0.8, "ode/time/sample_s": 1.5}
+    for j in range(30):
+        metrics |= {f"ode/rel_mae/seg_{j:02d}": rel_mae * (1 + j / 30), f"ode/post_std/seg_{j:02d}": 0.1}
+        metrics[f"prior_std/seg_{j:02d}"] = 0.8
+    metrics |= {"ode/rel_mae/mean": rel_mae, "ode/post_std/mean": 0.1, "ode/coverage/1sigma": 0.68}
+    metrics |= {"ode/coverage/2sigma": 0.95}
+    config = {
+        "problem": {"name": "advdiff"},
+        "formulation": {"_target_": "diffinv.formulations.VP"},
+        "trainer": {"max_epochs": 11},
+        "evaluation": {"n_samples": 13},
+        "data": {"noise": noise},
+    }
+    (directory / "metrics.json").write_text(json.dumps(metrics))
+    (directory / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_report_of_a_noise_sweep_has_table_and_per_segment_figures(tmp_path):
+    sweep = tmp_path / "sweep"
+    fake_flux_run(sweep / "0", noise=0.1, rel_mae=0.25)
+    fake_flux_run(sweep / "1", noise=0.0, rel_mae=0.0625)
+    text = report(sweep, tmp_path / "out")
+    rows = [line for line in text.splitlines() if line.startswith("| advdiff |")]
+    assert rows[0].startswith(
+        "| advdiff | VP | ODE | 0 | 0.0625 | 0.1000 | 0.8000 | 0.680 | 0.950 | 11 | 7 | 13 |"
+    )
+    assert rows[1].startswith("| advdiff | VP | ODE | 0.1 | 0.2500 |") and len(rows) == 2
+    for name in ("advdiff_VP_ODE_rel_mae.png", "advdiff_VP_ODE_post_std.png"):
+        assert (tmp_path / "out" / name).read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "out" / "report.md").read_text() == text + "\n"
+    fake_flux_run(sweep / "2", noise=0.1, rel_mae=0.3)
+    with pytest.raises(ValueError, match="two runs at the same noise level"):
+        report(sweep, tmp_path / "out")
