@@ -48,7 +48,8 @@ def make_data(data_dir, *overrides):
     return read_dataset(cfg.out)
 
 
-def train(root, *overrides):
+def train(root, *overrides, timeout: float = 300):
+    """``diffinv.train debug=fast`` with data and outputs under ``root``; ``overrides`` come last and win."""
     run = root / "run"
     run_module(
         "diffinv.train",
@@ -57,6 +58,7 @@ def train(root, *overrides):
         f"paths.data_dir={root / 'data'}",
         f"hydra.run.dir={run}",
         *overrides,
+        timeout=timeout,
     )
     return run, json.loads((run / "metrics.json").read_text())
 
@@ -183,3 +185,27 @@ def test_report_of_a_noise_sweep_has_table_and_per_segment_figures(tmp_path):
     fake_flux_run(sweep / "2", noise=0.1, rel_mae=0.3)
     with pytest.raises(ValueError, match="two runs at the same noise level"):
         report(sweep, tmp_path / "out")
+
+
+@pytest.mark.slow
+@pytest.mark.fem
+def test_linear_gaussian_posterior_matches_the_exact_one(tmp_path):
+    """MATH §9 / PROBLEMS §2 exact check: advdiff without clipping on a coarse mesh, σ_n = 5 % of the mean
+    reading; the diffusion posterior's mean error, std and ±1σ coverage against the exact posterior's."""
+    make_data(tmp_path / "data", "problem.clip=false", "problem.n_train=9000", "problem.n_test=100")
+    _, metrics = train(
+        tmp_path,
+        "problem=advdiff",
+        "problem.clip=false",
+        "data.noise=0.05",
+        "trainer.max_epochs=1500",
+        "evaluation.n_test=100",
+        "evaluation.n_samples=300",
+        "sampler.ode.rtol=1e-4",
+        "sampler.ode.atol=1e-4",
+        timeout=3600,
+    )
+    print({k: v for k, v in metrics.items() if "seg_" not in k and "coverage_curve" not in k})
+    assert metrics["ode/exact/mean_err_ratio"] <= 1.1
+    assert 0.9 <= metrics["ode/exact/std_ratio"] <= 1.1
+    assert abs(metrics["ode/coverage/1sigma"] - 0.68) <= 0.05
