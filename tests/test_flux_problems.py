@@ -198,7 +198,7 @@ def test_linear_gaussian_posterior_matches_the_exact_one(tmp_path):
         "problem=advdiff",
         "problem.clip=false",
         "data.noise=0.05",
-        "trainer.max_epochs=1500",
+        "trainer.max_epochs=3000",
         "evaluation.n_test=100",
         "evaluation.n_samples=300",
         "sampler.ode.rtol=1e-4",
