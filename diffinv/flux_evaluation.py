@@ -37,6 +37,9 @@ def is_sampler_free(key: str) -> bool:
 
 
 class FluxEvaluation:
+    """``problem.evaluator`` of the boundary-flux problems; ``n_test`` and ``chunk_size`` come from
+    ``evaluation.*`` (so ``diffinv.evaluate`` can change them), the rest from the problem config."""
+
     def __init__(
         self,
         n_test: int | None,
