@@ -41,7 +41,7 @@ def compose_train(*overrides):
 
 def make_data(data_dir, *overrides):
     """A coarse-mesh file from the real generator (seconds), as ``python -m data_gen ...`` would write it."""
-    from data_gen.fem.linear_generate import generate
+    from data_gen.fem.linear_generate import generate  # here: the non-fem tests run without DOLFINx
 
     cfg = compose_config(f"problem.mesh={COARSE}", f"paths.data_dir={data_dir}", *overrides)
     generate(cfg)
