@@ -21,7 +21,14 @@ class ConfigError(ValueError):
     """An invalid config value or combination; the message names the key."""
 
 
-POSITIVE_INTEGERS = ("data.batch_size", "trainer.max_epochs", "evaluation.n_samples", "torch_threads")
+POSITIVE_INTEGERS = (
+    "data.batch_size",
+    "trainer.max_epochs",
+    "evaluation.n_samples",
+    "evaluation.chunk_size",
+    "torch_threads",
+)
+OPTIONAL_POSITIVE_INTEGERS = ("evaluation.n_test",)
 POSITIVE_NUMBERS = (
     "optimizer.lr",
     "evaluation.band_halfwidth",
@@ -32,8 +39,10 @@ NON_NEGATIVE_NUMBERS = ("data.noise",)
 
 
 def validate(cfg: DictConfig) -> None:
-    for key in POSITIVE_INTEGERS:
+    for key in POSITIVE_INTEGERS + OPTIONAL_POSITIVE_INTEGERS:
         value = OmegaConf.select(cfg, key)
+        if value is None and key in OPTIONAL_POSITIVE_INTEGERS:
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{key}: must be an integer >= 1, got {value!r}")
     for key in POSITIVE_NUMBERS + NON_NEGATIVE_NUMBERS:

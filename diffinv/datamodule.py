@@ -129,6 +129,16 @@ class PairedDataModule(pl.LightningDataModule):
     def noisy(self, y_clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return y_clean + self.noise_std * rng.standard_normal(y_clean.shape) if self.noise_std else y_clean
 
+    def test_measurements(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The first ``n`` test pairs (all for None) in raw units: x, y with fixed seeded noise, mask.
+
+        The noise of every test case is drawn at once, so a case's measurement does not depend on ``n``.
+        """
+        test = self.dataset.test
+        y = self.noisy(test.y_clean, np.random.default_rng([self.seed, 2]))
+        mask = None if test.mask is None else test.mask[:n]
+        return test.x[:n], y[:n], mask
+
     def train_dataloader(self) -> ShuffledBatches:
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         train = self.dataset.train

@@ -1,6 +1,7 @@
 """``python -m diffinv.report DIR [--out DIR]``: a run or a multirun directory to a markdown report in the
 paper's Table 2 layout (formulation × sampler rows, problem columns, the floor beside each cell) and a
-figure (PROBLEMS §1, §5). Every number comes from the runs' ``metrics.json`` and ``config.yaml``."""
+figure (PROBLEMS §1, §5). Every number comes from the runs' ``metrics.json`` and ``config.yaml``.
+Boundary-flux runs (PROBLEMS §2–4) get the noise-sweep report of :mod:`diffinv.flux_report` instead."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
+from diffinv import flux_report  # noqa: E402
 from diffinv.rundir import save_figure, write_text  # noqa: E402
 
 FORMULATION_NAMES = {"VE": "VE", "VP": "VP", "VPFamily": "VP-κ"}
@@ -45,7 +47,7 @@ def collect(runs: list[Path]) -> list[dict]:
         metrics = json.loads((run / "metrics.json").read_text())
         config = yaml.safe_load((run / "config.yaml").read_text())
         formulation = FORMULATION_NAMES.get(config["formulation"]["_target_"].rsplit(".", 1)[-1], "?")
-        for sampler in sorted({k.split("/")[0] for k in metrics if k.endswith("/sinkhorn/mean")}):
+        for sampler in sorted({k.split("/")[0] for k in metrics if k.endswith("/time/sample_s")}):
             rows.append(
                 {
                     "run": run,
@@ -54,6 +56,7 @@ def collect(runs: list[Path]) -> list[dict]:
                     "sampler": sampler.upper(),
                     "epochs": config["trainer"]["max_epochs"],
                     "n_samples": config["evaluation"]["n_samples"],
+                    "noise": config["data"]["noise"],
                     **{k.removeprefix(f"{sampler}/"): v for k, v in metrics.items() if "/" in k},
                 }
             )
@@ -128,6 +131,8 @@ def figure(rows: list[dict]):
 
 def report(directory: Path, out: Path) -> str:
     rows = collect(find_runs(directory))
+    if "rel_mae/mean" in rows[0]:  # boundary-flux runs (PROBLEMS §2–4)
+        return flux_report.report(rows, directory, out)
     seen: dict = {}
     for r in rows:
         cell = (r["problem"], r["formulation"], r["sampler"])

@@ -20,11 +20,13 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from data_gen.config import register_resolvers
 from diffinv.config import validate
 from diffinv.module import ScoreModule
 from diffinv.rundir import write_json, write_text
 
 log = logging.getLogger(__name__)
+register_resolvers()  # ${data_gen.noclip_suffix:...} in the boundary-flux problems' data_file
 
 
 def dataset_path(cfg: DictConfig) -> Path:
@@ -38,6 +40,10 @@ def dataset_path(cfg: DictConfig) -> Path:
 
 def ensure_dataset(cfg: DictConfig) -> Path:
     path = dataset_path(cfg)
+    if cfg.problem.data_file and not path.is_file():
+        make = OmegaConf.select(cfg, "problem.make_data")
+        hint = f"; make it with: {make}" if make else ""
+        raise FileNotFoundError(f"problem.data_file: {path} does not exist{hint}")
     if not path.exists() and not cfg.problem.data_file:
         log.info("dataset %s missing: generating it with %s", path, cfg.problem.generate._target_)
         start = time.perf_counter()
@@ -61,7 +67,16 @@ def build_module(cfg: DictConfig) -> ScoreModule:
 def sample_and_score(
     cfg: DictConfig, module: ScoreModule, datamodule, trainer: pl.Trainer, out: Path
 ) -> dict:
-    """Lightning test stage (all y* at once, every configured sampler), then metrics and figures."""
+    """Lightning test stage (all y* at once, every configured sampler), then metrics and figures.
+
+    Problems without y* (boundary flux, PROBLEMS §2–4) condition on every test measurement instead: their
+    evaluator samples them in chunks itself (:mod:`diffinv.flux_evaluation`).
+    """
+    if cfg.problem.y_stars is None:
+        evaluator = instantiate(
+            cfg.problem.evaluator, n_test=cfg.evaluation.n_test, chunk_size=cfg.evaluation.chunk_size
+        )
+        return evaluator(module, datamodule, out, seed=cfg.evaluation.seed)
     trainer.test(module, datamodule=datamodule, verbose=False)
     x_norm = datamodule.x_norm
     samples = {name: x_norm.inverse(x.double().cpu().numpy()) for name, x in module.test_samples.items()}
@@ -136,7 +151,8 @@ def train(cfg: DictConfig) -> dict:
 def main(cfg: DictConfig) -> float:
     metrics = train(cfg)
     first = next(iter(cfg.sampler))
-    return float(np.float64(metrics[f"{first}/sinkhorn/mean"]))
+    objective = OmegaConf.select(cfg, "problem.objective", default="sinkhorn/mean")
+    return float(np.float64(metrics[f"{first}/{objective}"]))
 
 
 if __name__ == "__main__":

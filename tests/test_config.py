@@ -82,6 +82,8 @@ def test_table2_experiment_has_paper_settings():
         (["data.noise=-0.1"], "data.noise"),
         (["data.normalisation=zscore"], "data.normalisation"),
         (["data.batch_size=0"], "data.batch_size"),
+        (["evaluation.chunk_size=0"], "evaluation.chunk_size"),
+        (["evaluation.n_test=0"], "evaluation.n_test"),
         (["optimizer.lr=0"], "optimizer.lr"),
         (["model.width=0"], "model.width"),
         (["problem.network_depth=0"], "model.depth"),

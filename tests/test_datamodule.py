@@ -96,3 +96,18 @@ def test_test_conditions_are_normalised(tmp_path):
     (y,) = next(iter(dm.test_dataloader()))
     assert y.shape == (2, 1, 4)
     np.testing.assert_allclose(y[0, 0].numpy(), dm.y_norm.forward(np.array([1.0, 2, 3, 4])), rtol=1e-6)
+
+
+def test_test_measurements_have_fixed_noise_independent_of_how_many(tmp_path):
+    path = make_file(tmp_path / "t.h5", n_test=200, masked=True)
+    dm = loaded(path, noise=0.2, seed=4)
+    x, y, mask = dm.test_measurements(5)
+    x_all, y_all, mask_all = loaded(path, noise=0.2, seed=4).test_measurements()
+    assert x.shape == y.shape[:1] + (3,) and y.shape == mask.shape == (5, 4)
+    np.testing.assert_array_equal(y, y_all[:5])
+    np.testing.assert_array_equal(mask, mask_all[:5])
+    np.testing.assert_array_equal(x_all, dm.dataset.test.x)
+    residual = y_all - dm.dataset.test.y_clean
+    assert residual.std() == pytest.approx(dm.noise_std, rel=0.1) and dm.noise_std > 0
+    other_seed = loaded(path, noise=0.2, seed=5).test_measurements(5)[1]
+    assert not np.allclose(y, other_seed)

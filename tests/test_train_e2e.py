@@ -15,7 +15,7 @@ from diffinv.report import report
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_module(module: str, *overrides: str) -> subprocess.CompletedProcess:
+def run_module(module: str, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = os.environ | {"PYTHONPATH": str(ROOT), "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     result = subprocess.run(
         [sys.executable, "-m", module, *overrides],
@@ -23,7 +23,7 @@ def run_module(module: str, *overrides: str) -> subprocess.CompletedProcess:
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result

@@ -1,0 +1,211 @@
+"""Boundary-flux problems (PROBLEMS §2–3) through the real entry point ``diffinv.train``: tiny coarse-mesh
+files made by the FEniCSx generator, training, chunked posterior sampling, metrics, ``samples.h5``, figures;
+and (slow) the linear–Gaussian variant against its exact posterior (MATH §9)."""
+
+import json
+import math
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from test_config import CONF
+from test_train_e2e import run_module
+
+from data_gen.config import compose_config
+from diffinv.h5data import read_dataset
+from diffinv.report import report
+from diffinv.train import ensure_dataset
+
+COARSE = "85x20"
+PER_SAMPLER = (
+    "rel_mae/mean",
+    "rel_mae/seg_00",
+    "rel_mae/seg_29",
+    "post_std/mean",
+    "post_std/seg_29",
+    "coverage/1sigma",
+    "coverage/2sigma",
+    "coverage_curve/p=0.50",
+    "coverage_curve/p=0.95",
+    "time/sample_s",
+)
+EXACT = ("exact/mean_err_ratio", "exact/std_ratio", "exact/w1_over_std")
+
+
+def compose_train(*overrides):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose("train", overrides=list(overrides))
+
+
+def make_data(data_dir, *overrides):
+    """A coarse-mesh file from the real generator (seconds), as ``python -m data_gen ...`` would write it."""
+    from data_gen.fem.linear_generate import generate  # here: the non-fem tests run without DOLFINx
+
+    cfg = compose_config(f"problem.mesh={COARSE}", f"paths.data_dir={data_dir}", *overrides)
+    generate(cfg)
+    return read_dataset(cfg.out)
+
+
+def train(root, *overrides, timeout: float = 300):
+    """``diffinv.train debug=fast`` with data and outputs under ``root``; ``overrides`` come last and win."""
+    run = root / "run"
+    run_module(
+        "diffinv.train",
+        "debug=fast",
+        f"paths.root_dir={root}",
+        f"paths.data_dir={root / 'data'}",
+        f"hydra.run.dir={run}",
+        *overrides,
+        timeout=timeout,
+    )
+    return run, json.loads((run / "metrics.json").read_text())
+
+
+def test_flux_problems_have_the_paper_settings():
+    cfg = compose_train("problem=advdiff", "formulation=vp", "data.noise=0.1", "paths.data_dir=/d")
+    assert cfg.problem.data_file == "/d/advdiff.h5" and cfg.data.normalisation == "minmax"
+    assert (cfg.model.x_dim, cfg.model.y_dim, cfg.model.mask_dim, cfg.model.depth) == (30, 30, 0, 4)
+    assert (cfg.schedule.beta_min, cfg.schedule.beta_max) == (0.001, 15.0)
+    ve = compose_train("problem=adr", "formulation=ve", "paths.data_dir=/d")
+    assert (ve.schedule.sigma_min, ve.schedule.sigma_max) == (
+        0.001,
+        5.0,
+    ) and ve.problem.data_file == "/d/adr.h5"
+    noclip = compose_train("problem=advdiff", "problem.clip=false", "paths.data_dir=/d")
+    assert noclip.problem.data_file == "/d/advdiff_noclip.h5"
+    multiop = compose_train("problem=advdiff_multiop", "paths.data_dir=/d")
+    assert multiop.model.mask_dim == 30 and multiop.problem.data_file == "/d/advdiff_multiop.h5"
+
+
+@pytest.mark.parametrize(
+    ("experiment", "problem", "n_test"),
+    [("noise_sweep", "advdiff", None), ("multiop", "advdiff_multiop", 1000), ("adr", "adr", 1000)],
+)
+def test_sweep_experiments_cover_the_noise_levels_formulations_and_samplers(experiment, problem, n_test):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+    assert cfg.problem.name == problem and set(cfg.sampler) == {"ode", "sde"}
+    assert cfg.hydra.sweeper.params["data.noise"] == "0,0.01,0.02,0.05,0.1,0.2,0.5"
+    assert cfg.hydra.sweeper.params.formulation == "ve,vp" and cfg.hydra.mode.name == "MULTIRUN"
+    assert cfg.trainer.max_epochs == 10_000 and cfg.evaluation.n_samples == 1000
+    assert cfg.evaluation.n_test == n_test and cfg.task_name == experiment
+
+
+def test_missing_data_file_says_how_to_make_it(tmp_path):
+    cfg = compose_train("problem=advdiff", "problem.clip=false", f"paths.data_dir={tmp_path}")
+    with pytest.raises(FileNotFoundError) as info:
+        ensure_dataset(cfg)
+    assert str(info.value) == (
+        f"problem.data_file: {tmp_path}/advdiff_noclip.h5 does not exist; make it with: "
+        f"python -m data_gen problem=advdiff problem.clip=False paths.data_dir={tmp_path}"
+    )
+
+
+@pytest.mark.fem
+def test_linear_gaussian_advdiff_end_to_end(tmp_path):
+    dataset = make_data(tmp_path / "data", "problem.clip=false", "problem.n_train=1000", "problem.n_test=20")
+    run, metrics = train(
+        tmp_path,
+        "problem=advdiff",
+        "problem.clip=false",
+        "data.noise=0.05",
+        "sampler=[ode,sde]",
+        "sampler.sde.steps=20",
+        "evaluation.n_test=5",
+        "evaluation.n_samples=50",
+        "evaluation.chunk_size=120",  # 2 measurements per batch: 3 batches
+    )
+    for sampler in ("ode", "sde"):
+        for key in PER_SAMPLER + EXACT:
+            assert f"{sampler}/{key}" in metrics, f"{sampler}/{key}"
+    for key in ("prior_std/seg_00", "exact/mean_err", "exact/w1_over_std_floor", "time/train_s"):
+        assert key in metrics, key
+    assert all(math.isfinite(v) for v in metrics.values())
+    assert metrics["eval/n_test"] == 5 and metrics["train/steps"] == 2
+    with h5py.File(run / "samples.h5") as f:
+        truth, mean = f["truth"][()], f["ode/mean"][()]
+        assert f["sde/samples"].shape == (3, 50, 30) and f["sde/std"].shape == (5, 30)
+        assert "mask" not in f
+    np.testing.assert_array_equal(truth, dataset.test.x[:5])
+    rel_mae = np.abs(mean - truth).mean(axis=0) / truth.mean()  # samples.h5 and metrics tell one story
+    assert metrics["ode/rel_mae/mean"] == pytest.approx(rel_mae.mean(), rel=1e-12)
+    figures = {p.name for p in (run / "figures").iterdir()}
+    assert figures == {"flux_cases_ode.png", "flux_cases_sde.png", "calibration.png"}
+
+
+@pytest.mark.fem
+def test_multiop_runs_with_masks_as_network_input(tmp_path):
+    dataset = make_data(
+        tmp_path / "data", "problem=advdiff_multiop", "problem.n_train=1000", "problem.n_test=20"
+    )
+    run, metrics = train(tmp_path, "problem=advdiff_multiop", "data.noise=0.02", "evaluation.n_test=4")
+    assert all(f"ode/{key}" in metrics for key in PER_SAMPLER)
+    assert not any("exact/" in key for key in metrics)  # clipped prior: no closed form
+    assert all(math.isfinite(v) for v in metrics.values())
+    with h5py.File(run / "samples.h5") as f:
+        np.testing.assert_array_equal(f["mask"][()], dataset.test.mask[:4])
+    assert "mask_dim: 30" in (run / "config.yaml").read_text()
+
+
+def fake_flux_run(directory, noise: float, rel_mae: float):
+    """A run directory as diffinv.train writes it for a flux problem (only what the report reads)."""
+    directory.mkdir(parents=True)
+    metrics = {"eval/n_test": 7.0, "prior_std/mean": 0.8, "ode/time/sample_s": 1.5}
+    for j in range(30):
+        metrics |= {f"ode/rel_mae/seg_{j:02d}": rel_mae * (1 + j / 30), f"ode/post_std/seg_{j:02d}": 0.1}
+        metrics[f"prior_std/seg_{j:02d}"] = 0.8
+    metrics |= {"ode/rel_mae/mean": rel_mae, "ode/post_std/mean": 0.1, "ode/coverage/1sigma": 0.68}
+    metrics |= {"ode/coverage/2sigma": 0.95}
+    config = {
+        "problem": {"name": "advdiff"},
+        "formulation": {"_target_": "diffinv.formulations.VP"},
+        "trainer": {"max_epochs": 11},
+        "evaluation": {"n_samples": 13},
+        "data": {"noise": noise},
+    }
+    (directory / "metrics.json").write_text(json.dumps(metrics))
+    (directory / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_report_of_a_noise_sweep_has_table_and_per_segment_figures(tmp_path):
+    sweep = tmp_path / "sweep"
+    fake_flux_run(sweep / "0", noise=0.1, rel_mae=0.25)
+    fake_flux_run(sweep / "1", noise=0.0, rel_mae=0.0625)
+    text = report(sweep, tmp_path / "out")
+    rows = [line for line in text.splitlines() if line.startswith("| advdiff |")]
+    assert rows[0].startswith(
+        "| advdiff | VP | ODE | 0 | 0.0625 | 0.1000 | 0.8000 | 0.680 | 0.950 | 11 | 7 | 13 |"
+    )
+    assert rows[1].startswith("| advdiff | VP | ODE | 0.1 | 0.2500 |") and len(rows) == 2
+    for name in ("advdiff_VP_ODE_rel_mae.png", "advdiff_VP_ODE_post_std.png"):
+        assert (tmp_path / "out" / name).read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "out" / "report.md").read_text() == text + "\n"
+    fake_flux_run(sweep / "2", noise=0.1, rel_mae=0.3)
+    with pytest.raises(ValueError, match="two runs at the same noise level"):
+        report(sweep, tmp_path / "out")
+
+
+@pytest.mark.slow
+@pytest.mark.fem
+def test_linear_gaussian_posterior_matches_the_exact_one(tmp_path):
+    """MATH §9 / PROBLEMS §2 exact check: advdiff without clipping on a coarse mesh, σ_n = 5 % of the mean
+    reading; the diffusion posterior's mean error, std and ±1σ coverage against the exact posterior's."""
+    make_data(tmp_path / "data", "problem.clip=false", "problem.n_train=9000", "problem.n_test=100")
+    _, metrics = train(
+        tmp_path,
+        "problem=advdiff",
+        "problem.clip=false",
+        "data.noise=0.05",
+        "trainer.max_epochs=3000",
+        "evaluation.n_test=100",
+        "evaluation.n_samples=300",
+        "sampler.ode.rtol=1e-4",
+        "sampler.ode.atol=1e-4",
+        timeout=3600,
+    )
+    print({k: v for k, v in metrics.items() if "seg_" not in k and "coverage_curve" not in k})
+    assert metrics["ode/exact/mean_err_ratio"] <= 1.1
+    assert 0.9 <= metrics["ode/exact/std_ratio"] <= 1.1
+    assert abs(metrics["ode/coverage/1sigma"] - 0.68) <= 0.05
