@@ -54,14 +54,6 @@ class Affine:
     def inverse(self, values):
         return values * self.scale + self.shift
 
-    def test_dataloader(self) -> DataLoader:
-        """One batch holding every normalised conditioning value y* (PROBLEMS §1), shape (n_cases, 1, m)."""
-        if self.test_conditions is None:
-            raise ValueError("data.test_conditions is not set: nothing to condition the test stage on")
-        y = self.test_conditions.reshape(len(self.test_conditions), 1, self.dataset.y_dim)
-        y = torch.as_tensor(self.normalise_y(y), dtype=torch.float32)
-        return DataLoader(TensorDataset(y), batch_size=len(y))
-
     def state(self) -> dict:
         return {"shift": self.shift.tolist(), "scale": self.scale.tolist()}
 
