@@ -41,16 +41,19 @@ def test_trained_mlp_reproduces_1d_gaussian():
     data = 1.5 + 0.5 * torch.randn(4096, 1)
     y = torch.zeros(4096, 0)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    for _ in range(600):
+    # lr decays linearly to 1 %: a constant-lr final iterate jitters by ~0.05 in the sampled mean
+    sched = torch.optim.lr_scheduler.LinearLR(opt, 1.0, 0.01, total_iters=1000)
+    for _ in range(1000):
         idx = torch.randint(0, 4096, (512,))
         loss = dsm_loss(net, form, data[idx], y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
+        sched.step()
     with torch.inference_mode():
         x_T = form.prior_sample((20_000, 1))
         x = sample_ode(conditional_score(net, form, torch.zeros(1, 0)), form, x_T, method="heun", steps=100)
-    # training error dominates sampling error (se 0.004): 0.08 on the mean and 0.08 on the std
+    # training error dominates sampling error (se 0.004); seeds 0-3 measured <= 0.026 (mean), 0.019 (std)
     assert abs(x.mean().item() - 1.5) < 0.08, x.mean()
     assert abs(x.std().item() - 0.5) < 0.08, x.std()
 
