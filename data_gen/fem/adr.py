@@ -18,7 +18,7 @@ import ufl
 from data_gen.fem import layout
 from data_gen.fem.advdiff import LU_OPTIONS
 from data_gen.fem.flux_space import discretise
-from data_gen.fenics import PETSc, dolfinx
+from data_gen.fenics import dolfinx
 
 NEWTON_OPTIONS = {
     **LU_OPTIONS,
@@ -107,19 +107,4 @@ class NonlinearADR:
     def _predictor_columns(self) -> np.ndarray:
         """(ndofs, 30) ``J(c̄)⁻¹ b_k``: the derivative of ``c`` with respect to each segment flux at ``c̄``."""
         self.c.x.array[:] = self.c_mean
-        J = dolfinx.fem.petsc.assemble_matrix(self._problem.J, bcs=[self.disc.bc])
-        J.assemble()
-        ksp = PETSc.KSP().create(J.comm)
-        ksp.setOperators(J)
-        ksp.setType("preonly")
-        ksp.getPC().setType("lu")
-        ksp.getPC().setFactorSolverType("mumps")
-        x = J.createVecRight()
-        columns = []
-        for b in self.disc.unit_flux_vectors(self._flux_form):
-            ksp.solve(b, x)
-            columns.append(x.array.copy())
-            b.destroy()
-        for obj in (x, ksp, J):
-            obj.destroy()
-        return np.column_stack(columns)
+        return self.disc.unit_flux_responses(self._problem.J, self._flux_form)

@@ -14,7 +14,7 @@ import numpy as np
 import ufl
 
 from data_gen.fem.flux_space import discretise
-from data_gen.fenics import PETSc, dolfinx
+from data_gen.fenics import dolfinx
 
 LU_OPTIONS = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
 
@@ -52,25 +52,7 @@ class LinearAdvDiff:
 
     def unit_solutions(self) -> np.ndarray:
         """(ndofs, 30): the concentration for each unit segment flux (one factorisation, 30 solves)."""
-        problem = self._problem
-        A = dolfinx.fem.petsc.assemble_matrix(problem.a, bcs=[self.disc.bc])
-        A.assemble()
-        ksp = PETSc.KSP().create(A.comm)
-        ksp.setOperators(A)
-        ksp.setType("preonly")
-        ksp.getPC().setType("lu")
-        ksp.getPC().setFactorSolverType("mumps")
-        x = A.createVecRight()
-        columns = []
-        for b in self.disc.unit_flux_vectors(problem.L):
-            ksp.solve(b, x)
-            if ksp.getConvergedReason() <= 0:
-                raise RuntimeError(f"advdiff: unit-flux solve failed (KSP reason {ksp.getConvergedReason()})")
-            columns.append(x.array.copy())
-            b.destroy()
-        for obj in (x, ksp, A):
-            obj.destroy()
-        return np.column_stack(columns)
+        return self.disc.unit_flux_responses(self._problem.a, self._problem.L)
 
     def forward_map(self) -> np.ndarray:
         """The 30 × 30 flux→sensor map ``A``: ``y_clean = A q`` exactly (PROBLEMS.md §2)."""

@@ -53,6 +53,29 @@ class FluxDiscretisation:
         self.q.value[:] = 0.0
         return vectors
 
+    def unit_flux_responses(self, operator: dolfinx.fem.Form, flux_form: dolfinx.fem.Form) -> np.ndarray:
+        """(ndofs, 30) solutions ``K⁻¹ b_k`` of the assembled ``operator`` K (with the boundary condition)
+        for every unit segment flux: one MUMPS LU factorisation, 30 solves (PROBLEMS.md §2, §4)."""
+        K = dolfinx.fem.petsc.assemble_matrix(operator, bcs=[self.bc])
+        K.assemble()
+        ksp = PETSc.KSP().create(K.comm)
+        ksp.setOperators(K)
+        ksp.setType("preonly")
+        ksp.getPC().setType("lu")
+        ksp.getPC().setFactorSolverType("mumps")
+        x = K.createVecRight()
+        columns = []
+        for b in self.unit_flux_vectors(flux_form):
+            ksp.solve(b, x)
+            reason = ksp.getConvergedReason()
+            b.destroy()
+            if reason <= 0:
+                raise RuntimeError(f"unit-flux solve failed (KSP reason {reason})")
+            columns.append(x.array.copy())
+        for obj in (x, ksp, K):
+            obj.destroy()
+        return np.column_stack(columns)
+
 
 def discretise(mesh_size: str, u_max: float) -> FluxDiscretisation:
     """Mesh, space, boundary condition, flux term, velocity and sensors at ``mesh_size`` (``"NXxNY"``)."""
