@@ -38,6 +38,13 @@ class GaussianMixture:
         chol = torch.linalg.cholesky(self.covs)
         return self.means[labels] + (chol[labels] @ z.unsqueeze(-1)).squeeze(-1), labels
 
+    def mean_and_covariance(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mixture's exact mean ``Σ w_k μ_k`` and covariance ``Σ w_k (Σ_k + μ_k μ_kᵀ) - μ μᵀ``."""
+        mean = (self.weights[:, None] * self.means).sum(0)
+        outer = self.means[:, :, None] * self.means[:, None, :]
+        second = (self.weights[:, None, None] * (self.covs + outer)).sum(0)
+        return mean, second - torch.outer(mean, mean)
+
     def responsibilities(self, x: torch.Tensor, t, formulation: Formulation) -> torch.Tensor:
         """Posterior component probabilities under ``p_t``, shape (..., K)."""
         return torch.softmax(self._log_terms(x, t, formulation)[0], dim=-1)

@@ -43,19 +43,13 @@ SAMPLERS = {
 }
 
 
-def exact_moments(gm: GaussianMixture):
-    mean = (gm.weights[:, None] * gm.means).sum(0)
-    second = (gm.weights[:, None, None] * (gm.covs + gm.means[:, :, None] * gm.means[:, None, :])).sum(0)
-    return mean, second - torch.outer(mean, mean)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="samples per (formulation, sampler)")
     parser.add_argument("--out", type=Path, default=Path("outputs/exact_score_sampling"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    mean, cov = exact_moments(MIXTURE)
+    mean, cov = MIXTURE.mean_and_covariance()
     reference = MIXTURE.sample(args.n, torch.Generator().manual_seed(0))[0]
 
     fig, axes = plt.subplots(

@@ -24,20 +24,13 @@ SAMPLERS = {
 }
 
 
-def mixture_moments(gm: GaussianMixture):
-    w = gm.weights[:, None]
-    mean = (w * gm.means).sum(0)
-    second = (gm.weights[:, None, None] * (gm.covs + gm.means[:, :, None] * gm.means[:, None, :])).sum(0)
-    return mean, second - torch.outer(mean, mean)
-
-
 @pytest.mark.parametrize("sampler", list(SAMPLERS))
 def test_gaussian_mixture_2d(formulation, sampler, mixture_2d):
     gen = torch.Generator().manual_seed(1)
     x_T = formulation.prior_sample((N, 2), generator=gen, dtype=torch.float64)
     x = SAMPLERS[sampler](lambda x, t: mixture_2d.score(x, t, formulation), formulation, x_T, gen)
     assert torch.isfinite(x).all()
-    mean, cov = mixture_moments(mixture_2d)
+    mean, cov = mixture_2d.mean_and_covariance()
     # standard error of a mean is sqrt(var/N) (<= 0.013 here): allow 5 of them.
     se_mean = torch.sqrt(torch.diagonal(cov) / N)
     assert torch.all((x.mean(0) - mean).abs() < 5 * se_mean), (x.mean(0), mean)
