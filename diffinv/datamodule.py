@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -61,20 +62,25 @@ class Affine:
 class ShuffledBatches:
     """Iterable of ``(x, y, mask)`` batches drawn by a random permutation of tensors already on the device.
 
-    ``make_epoch()`` returns the epoch's (noisy, normalised) measurements, so noise can be fresh per epoch.
+    ``epoch()`` is the number of the epoch about to run; ``make_epoch(epoch)`` returns its (noisy,
+    normalised) measurements, so noise can be fresh per epoch. The permutation and the noise are functions
+    of ``(seed, epoch)`` alone, so a run resumed from a checkpoint sees the batches it would have seen.
     """
 
-    def __init__(self, x: torch.Tensor, make_epoch, mask: torch.Tensor | None, batch_size: int, seed: int):
+    def __init__(
+        self, x: torch.Tensor, make_epoch, mask: torch.Tensor | None, batch_size: int, seed: int, epoch
+    ):
         self.x, self.make_epoch, self.mask = x, make_epoch, mask
-        self.batch_size = batch_size
-        self.generator = torch.Generator().manual_seed(seed)
+        self.batch_size, self.seed, self.epoch = batch_size, seed, epoch
 
     def __len__(self) -> int:
         return -(-self.x.shape[0] // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple]:
-        y = self.make_epoch()
-        order = torch.randperm(self.x.shape[0], generator=self.generator).to(self.x.device)
+        epoch = self.epoch()
+        y = self.make_epoch(epoch)
+        order = np.random.default_rng([self.seed, 3, epoch]).permutation(self.x.shape[0])
+        order = torch.from_numpy(order).to(self.x.device)
         for idx in order.split(self.batch_size):
             yield self.x[idx], y[idx], None if self.mask is None else self.mask[idx]
 
@@ -136,20 +142,19 @@ class PairedDataModule(pl.LightningDataModule):
         train = self.dataset.train
         x = torch.as_tensor(self.x_norm.forward(train.x), dtype=torch.float32, device=device)
         mask = None if train.mask is None else torch.as_tensor(train.mask, dtype=torch.float32, device=device)
-        rng = np.random.default_rng([self.seed, 1])
-        fixed = None
 
-        def make_epoch() -> torch.Tensor:
-            nonlocal fixed
-            if fixed is not None:
-                return fixed
-            y = self.normalise_y(self.noisy(train.y_clean, rng), train.mask)
-            y = torch.as_tensor(y, dtype=torch.float32, device=device)
-            if not self.fresh_noise_each_epoch:
-                fixed = y
-            return y
+        @functools.lru_cache(maxsize=1)
+        def noisy_measurements(draw: int) -> torch.Tensor:
+            y = self.noisy(train.y_clean, np.random.default_rng([self.seed, 1, draw]))
+            return torch.as_tensor(self.normalise_y(y, train.mask), dtype=torch.float32, device=device)
 
-        return ShuffledBatches(x, make_epoch, mask, self.batch_size, self.seed)
+        def make_epoch(epoch: int) -> torch.Tensor:
+            return noisy_measurements(epoch if self.fresh_noise_each_epoch else 0)
+
+        def epoch() -> int:
+            return self.trainer.current_epoch if self.trainer is not None else 0
+
+        return ShuffledBatches(x, make_epoch, mask, self.batch_size, self.seed, epoch)
 
     def test_dataloader(self) -> DataLoader:
         """One batch holding every normalised conditioning value y* (PROBLEMS §1), shape (n_cases, 1, m)."""

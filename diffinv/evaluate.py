@@ -3,7 +3,7 @@ from a checkpoint (DESIGN.md, Entry points), e.g. with another sampler, into a n
 
 The checkpoint is read with ``torch.load(weights_only=True)``: tensors and plain containers only. The run's
 resolved config travels inside it (``checkpoint["diffinv"]``); ``sampler`` and ``evaluation`` keys given
-here replace the run's.
+here replace the run's. ``resume=DIR`` continues a killed evaluation in ``DIR`` (:mod:`diffinv.resume`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from diffinv.config import ConfigError, validate
-from diffinv.rundir import write_json, write_text
+from diffinv.resume import completed_metrics, start_run_dir
+from diffinv.rundir import write_json
 from diffinv.train import build_module, ensure_dataset, sample_and_score
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ def evaluate(cfg: DictConfig) -> dict:
     validate(run_cfg)
     torch.set_num_threads(run_cfg.torch_threads)
     out = Path(cfg.paths.output_dir)
-    write_text(out / "config.yaml", OmegaConf.to_yaml(run_cfg) + f"# evaluated from checkpoint: {cfg.ckpt}\n")
+    trailer = f"# evaluated from checkpoint: {cfg.ckpt}\n"
+    if start_run_dir(cfg.resume, out, run_cfg, trailer) and (done := completed_metrics(out)) is not None:
+        return done
 
     datamodule = instantiate(run_cfg.data, path=str(ensure_dataset(run_cfg)))
     datamodule.setup("test")

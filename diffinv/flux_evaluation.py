@@ -14,21 +14,26 @@ mean's own error), ``exact/w1_over_std_floor``, ``eval/n_test``, ``time/score_s`
 
 Files: ``samples.h5`` (truth, noisy measurement, mask; per sampler the posterior mean and std of every
 evaluated case and all samples of the figure cases), ``figures/flux_cases_<sampler>.png``,
-``figures/calibration.png``.
+``figures/calibration.png``; while sampling, ``sampling_chunks/<sampler>/batch_<i>.npy`` (what a resumed
+run reuses; removed at the end).
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from diffinv.flux_figures import plot_calibration, plot_flux_cases
 from diffinv.posterior_metrics import coverage_curve, exact_comparison, segment_metrics
 from diffinv.rundir import write_atomic
+
+CHUNK_DIR = "sampling_chunks"  # batches of samples written while sampling, removed once samples.h5 is written
 
 
 def is_sampler_free(key: str) -> bool:
@@ -62,7 +67,7 @@ class FluxEvaluation:
         score_seconds = 0.0
         for name, sampler in module.samplers.items():
             samples, metrics[f"{name}/time/sample_s"] = self.sample(
-                module, sampler, datamodule.normalise_y(y, mask), mask, seed
+                module, sampler, datamodule.normalise_y(y, mask), mask, seed, out / CHUNK_DIR / name
             )
             samples = datamodule.x_norm.inverse(samples)
             start = time.perf_counter()
@@ -85,19 +90,30 @@ class FluxEvaluation:
         metrics["time/score_s"] = score_seconds
         plot_calibration(self.levels, curves, out / "figures" / "calibration.png")
         write_samples(out / "samples.h5", truth, y, mask, cases, summaries, datamodule.noise_std)
+        shutil.rmtree(out / CHUNK_DIR)  # samples.h5 holds what is kept
         return metrics
 
-    def sample(self, module, sampler, y_norm: np.ndarray, mask: np.ndarray | None, seed: int):
-        """Samples (n_cases, n_samples, d) in normalised units and the sampling seconds.
+    def sample(
+        self, module, sampler, y_norm: np.ndarray, mask: np.ndarray | None, seed: int, chunk_dir: Path
+    ):
+        """Samples (n_cases, n_samples, d) in normalised units and the seconds spent sampling them now.
 
-        Batches of ``max(1, chunk_size // n_samples)`` measurements; batch ``i`` is seeded ``seed + i``.
+        Batches of ``max(1, chunk_size // n_samples)`` measurements; batch ``i`` is seeded ``seed + i`` and
+        written to ``chunk_dir/batch_<i>.npy`` (atomically) as it finishes. Batches already there (a killed
+        run being resumed in the same directory) are read instead of sampled again: same seeds, same values.
         """
         per_batch = max(1, self.chunk_size // module.n_samples)
         device = module.device
         chunks, seconds = [], 0.0
+        starts = range(0, len(y_norm), per_batch)
         with torch.inference_mode():
-            for i, start in enumerate(range(0, len(y_norm), per_batch)):
+            for i, start in enumerate(tqdm(starts, desc=f"sampling ({chunk_dir.name})", unit="batch")):
                 rows = slice(start, start + per_batch)
+                path = chunk_dir / f"batch_{i:05d}.npy"
+                expected = (len(y_norm[rows]), module.n_samples, module.network.x_dim)
+                if path.is_file():
+                    chunks.append(read_chunk(path, expected))
+                    continue
                 y_batch = torch.as_tensor(y_norm[rows, None, :], dtype=torch.float32, device=device)
                 m_batch = (
                     None
@@ -105,7 +121,9 @@ class FluxEvaluation:
                     else torch.as_tensor(mask[rows, None, :], dtype=torch.float32, device=device)
                 )
                 x, elapsed = module.sample(sampler, y_batch, seed=seed + i, mask=m_batch)
-                chunks.append(x.double().cpu().numpy())
+                x = x.float().cpu().numpy()
+                write_atomic(path, lambda tmp, x=x: np.save(tmp, x))
+                chunks.append(x.astype(np.float64))
                 seconds += elapsed
         return np.concatenate(chunks), seconds
 
@@ -121,6 +139,17 @@ class FluxEvaluation:
         if mask is not None or not linear_gaussian or datamodule.noise_std == 0:
             return None
         return attrs["forward_map"], attrs["prior_mean"], attrs["prior_cov"], datamodule.noise_std
+
+
+def read_chunk(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A sampled batch written by a killed run (``np.load`` without pickle), checked against its shape."""
+    x = np.load(path, allow_pickle=False)
+    if x.shape != shape:
+        raise ValueError(
+            f"{path}: holds samples of shape {x.shape}, this run draws {shape}; delete {path.parent} "
+            "to sample again"
+        )
+    return x.astype(np.float64)
 
 
 def write_samples(path, truth, y, mask, cases, summaries: dict, noise_std: float) -> Path:

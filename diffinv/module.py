@@ -37,9 +37,13 @@ class ScoreModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["diffinv"] = self.run_state
+        checkpoint["diffinv_rng"] = torch.get_rng_state()  # the DSM loss's draws of t and noise
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A resumed run continues the global random stream where the checkpointed one was."""
         self.run_state = checkpoint.get("diffinv", {})
+        if "diffinv_rng" in checkpoint:
+            torch.set_rng_state(checkpoint["diffinv_rng"])
 
     def training_step(self, batch, batch_idx):
         x, y, mask = batch

@@ -1,8 +1,9 @@
 """``python -m diffinv.train [overrides]``: data (generated on first use), training, test-stage sampling,
 metrics and figures, all in one run directory (DESIGN.md, Entry points and Run directory).
 
-Run directory: ``config.yaml`` (resolved), ``checkpoints/final.ckpt``, ``metrics.json``, ``figures/*.png``,
-and the loggers' folders (``csv/`` by default).
+Run directory: ``config.yaml`` (resolved), ``checkpoints/final.ckpt`` (and ``last.ckpt``, periodic),
+``metrics.json``, ``figures/*.png``, and the loggers' folders (``csv/`` by default). ``resume=DIR``
+continues a killed run there (:mod:`diffinv.resume`); ``time/train_s`` is then the last invocation's.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from data_gen.config import register_resolvers
 from diffinv.config import validate
 from diffinv.module import ScoreModule
-from diffinv.rundir import write_json, write_text
+from diffinv.resume import completed_metrics, latest_checkpoint, register_resolvers, start_run_dir
+from diffinv.rundir import write_json
 
 log = logging.getLogger(__name__)
-register_resolvers()  # ${data_gen.noclip_suffix:...} in the boundary-flux problems' data_file
+register_resolvers()  # ${diffinv.either:...} in the run directories, ${data_gen.noclip_suffix:...}
 
 
 def dataset_path(cfg: DictConfig) -> Path:
@@ -112,12 +113,31 @@ def publish(metrics: dict, loggers: list, out: Path) -> None:
         logger.finalize("success")
 
 
+def fit(trainer: pl.Trainer, module: ScoreModule, datamodule, out: Path, resuming: bool) -> dict:
+    """Train (continuing from the run's newest checkpoint when resuming), save ``final.ckpt``, and return
+    the fit metrics, which ``final.ckpt`` also keeps: a run resumed after training finished reports them."""
+    checkpoint = latest_checkpoint(out) if resuming else None
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
+    if checkpoint is not None and checkpoint.name == "final.ckpt":
+        return module.run_state["fit"]
+    module.run_state["fit"] = {
+        "time/train_s": time.perf_counter() - start,
+        "train/steps": float(trainer.global_step),
+        "train/final_loss": float(trainer.callback_metrics["train/loss"]),
+    }
+    trainer.save_checkpoint(out / "checkpoints" / "final.ckpt", weights_only=False)
+    return module.run_state["fit"]
+
+
 def train(cfg: DictConfig) -> dict:
     validate(cfg)
     torch.set_num_threads(cfg.torch_threads)
     pl.seed_everything(cfg.seed, workers=True)
     out = Path(cfg.paths.output_dir)
-    write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    resuming = start_run_dir(cfg.resume, out, cfg)
+    if resuming and (done := completed_metrics(out)) is not None:
+        return done
     datamodule = instantiate(cfg.data, path=str(ensure_dataset(cfg)))
     datamodule.setup("fit")
     module = build_module(cfg)
@@ -131,15 +151,7 @@ def train(cfg: DictConfig) -> dict:
     callbacks = [instantiate(node) for node in cfg.callbacks.values()]
     trainer = instantiate(cfg.trainer, logger=loggers, callbacks=callbacks)
 
-    start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
-    train_seconds = time.perf_counter() - start
-    trainer.save_checkpoint(out / "checkpoints" / "final.ckpt")
-    fit_metrics = {
-        "time/train_s": train_seconds,
-        "train/steps": float(trainer.global_step),
-        "train/final_loss": float(trainer.callback_metrics["train/loss"]),
-    }
+    fit_metrics = fit(trainer, module, datamodule, out, resuming)
     metrics = sample_and_score(cfg, module, datamodule, trainer, out) | fit_metrics
     publish(metrics, loggers, out)
     log.info("results in %s (metrics.json, figures/, checkpoints/final.ckpt)", out)

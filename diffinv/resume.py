@@ -1,0 +1,103 @@
+"""Continuing a killed run in its own directory: ``resume=DIR`` (README, Resuming a killed run).
+
+``resume=DIR`` makes ``DIR`` the run directory (``hydra.run.dir``/``hydra.sweep.dir`` default to it, through
+the ``diffinv.either`` resolver). The directory's ``config.yaml`` must then match the new command except for
+the keys of :data:`MAY_DIFFER` (where the run runs, not what it computes); training continues from the
+newest checkpoint, sampling reuses the chunks already written (:mod:`diffinv.flux_evaluation`), and a run
+whose ``metrics.json`` exists is complete and is not repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from data_gen.config import register_resolvers as register_data_gen_resolvers
+from diffinv.config import ConfigError
+from diffinv.rundir import write_text
+
+log = logging.getLogger(__name__)
+
+MAY_DIFFER = ("resume", "paths", "torch_threads", "trainer.max_epochs", "callbacks.progress", "logger")
+
+
+def register_resolvers() -> None:
+    """``${diffinv.either:${resume},<default>}``: the first argument unless it is null; and data_gen's."""
+    register_data_gen_resolvers()
+    OmegaConf.register_new_resolver(
+        "diffinv.either", lambda value, default: default if value is None else value, replace=True
+    )
+
+
+def start_run_dir(resume: str | None, out: Path, cfg: DictConfig, trailer: str = "") -> bool:
+    """Write the resolved ``cfg`` to ``out/config.yaml``; with ``resume``, first check that ``out`` is
+    (inside) the ``resume`` directory and holds a run of the same config. Returns whether resuming."""
+    if not resume:
+        write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True) + trailer)
+        return False
+    resume_dir, here = Path(resume).resolve(), out.resolve()
+    if here != resume_dir and resume_dir not in here.parents:
+        raise ConfigError(
+            f"resume: {resume} is not this run's directory {out}; leave hydra.run.dir/hydra.sweep.dir "
+            "unset when resuming (resume= sets them)"
+        )
+    previous = out / "config.yaml"
+    if previous.is_file():
+        changed = differing_keys(OmegaConf.load(previous), cfg)
+        if changed:
+            raise ConfigError(
+                f"resume: {previous} was run with other values of {', '.join(changed)}; resume with the "
+                "overrides of the original command"
+            )
+    write_text(previous, OmegaConf.to_yaml(cfg, resolve=True) + trailer)
+    return True
+
+
+def differing_keys(before: DictConfig, now: DictConfig) -> list[str]:
+    """Dotted keys whose resolved values differ, outside :data:`MAY_DIFFER`."""
+    flat_before, flat_now = _flatten(before), _flatten(now)
+    keys = sorted(set(flat_before) | set(flat_now))
+    return [
+        k
+        for k in keys
+        if flat_before.get(k) != flat_now.get(k)
+        and not any(k == p or k.startswith(p + ".") for p in MAY_DIFFER)
+    ]
+
+
+def completed_metrics(out: Path) -> dict | None:
+    """The metrics of a run that already finished in ``out`` (its ``metrics.json``), else None."""
+    path = out / "metrics.json"
+    if not path.is_file():
+        return None
+    log.info("resume: %s is complete (metrics.json exists); nothing to do", out)
+    return json.loads(path.read_text())
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    """``checkpoints/final.ckpt`` (training finished) or ``checkpoints/last.ckpt`` (the periodic one)."""
+    for name in ("final.ckpt", "last.ckpt"):
+        path = out / "checkpoints" / name
+        if path.is_file():
+            log.info("resume: continuing from %s", path)
+            return path
+    log.warning("resume: no checkpoint in %s/checkpoints yet; training starts from the beginning", out)
+    return None
+
+
+def _flatten(cfg: DictConfig) -> dict:
+    container = OmegaConf.to_container(cfg, resolve=True)
+    flat: dict = {}
+
+    def walk(node, prefix):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = node
+
+    walk(container, "")
+    return flat
