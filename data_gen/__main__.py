@@ -10,11 +10,13 @@ import hydra
 from omegaconf import DictConfig
 
 from data_gen.config import register_resolvers
+from diffinv.cli import exits_on_bad_input
 
 register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path="../conf/data_gen", config_name="config")
+@exits_on_bad_input
 def main(cfg: DictConfig) -> None:
     if "generate" not in cfg.problem:
         raise ValueError(f"problem={cfg.problem.get('name')}: its config has no 'problem.generate' target")

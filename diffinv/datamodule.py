@@ -59,6 +59,12 @@ class Affine:
         return {"shift": self.shift.tolist(), "scale": self.scale.tolist()}
 
 
+def network_measurements(y_norm: Affine, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Measurements (raw units) to network inputs: affine map, then -1 where the mask is off (MATH §8)."""
+    y = y_norm.forward(np.asarray(y, dtype=np.float64))
+    return y if mask is None else np.where(mask, y, MISSING_READING)
+
+
 class ShuffledBatches:
     """Iterable of ``(x, y, mask)`` batches drawn by a random permutation of tensors already on the device.
 
@@ -120,9 +126,7 @@ class PairedDataModule(pl.LightningDataModule):
         self.noise_std = self.noise * float(np.abs(train.y_clean).mean())
 
     def normalise_y(self, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        """Measurements (raw units) to network inputs: affine map, then -1 where the mask is off (MATH §8)."""
-        y = self.y_norm.forward(np.asarray(y, dtype=np.float64))
-        return y if mask is None else np.where(mask, y, MISSING_READING)
+        return network_measurements(self.y_norm, y, mask)
 
     def noisy(self, y_clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return y_clean + self.noise_std * rng.standard_normal(y_clean.shape) if self.noise_std else y_clean

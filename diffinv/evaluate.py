@@ -17,7 +17,9 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from diffinv.cli import exits_on_bad_input
 from diffinv.config import ConfigError, validate
+from diffinv.module import read_checkpoint
 from diffinv.resume import completed_metrics, start_run_dir
 from diffinv.rundir import write_json
 from diffinv.train import build_module, ensure_dataset, sample_and_score
@@ -26,9 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    checkpoint = torch.load(cfg.ckpt, map_location="cpu", weights_only=True)
-    if "diffinv" not in checkpoint:
-        raise ConfigError(f"ckpt: {cfg.ckpt} was not written by diffinv.train (no 'diffinv' entry)")
+    checkpoint = read_checkpoint(cfg.ckpt)
     run_cfg = OmegaConf.create(checkpoint["diffinv"]["config"])
     run_cfg.sampler = cfg.sampler
     given = {k: v for k, v in cfg.evaluation.items() if v is not None}
@@ -44,14 +44,22 @@ def evaluate(cfg: DictConfig) -> dict:
 
     datamodule = instantiate(run_cfg.data, path=str(ensure_dataset(run_cfg)))
     datamodule.setup("test")
+    data = datamodule.dataset
     trained_on = checkpoint["diffinv"]["normalisation"]
+    module = build_module(run_cfg)
+    net = module.network
+    for key, data_dim, net_dim in (("x", data.x_dim, net.x_dim), ("y", data.y_dim, net.y_dim)):
+        if data_dim != net_dim:
+            raise ConfigError(
+                f"data: {data.path} has {key} of dimension {data_dim}; the network of {cfg.ckpt} "
+                f"takes {net_dim}"
+            )
     for key in ("x", "y"):
         now = getattr(datamodule, f"{key}_norm").state()
         if not all(np.allclose(now[k], trained_on[key][k]) for k in now):
             raise ConfigError(
                 f"data: the dataset's {key} statistics differ from those the model was trained on"
             )
-    module = build_module(run_cfg)
     module.load_state_dict(checkpoint["state_dict"])
     trainer = instantiate(run_cfg.trainer, logger=False, callbacks=[], default_root_dir=str(out))
     metrics = sample_and_score(run_cfg, module, datamodule, trainer, out)
@@ -62,6 +70,7 @@ def evaluate(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+@exits_on_bad_input
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)
 

@@ -39,3 +39,14 @@ def joint_density(x_grid, y_grid, density, y_stars, title: str):
     ax.set_ylabel("y")
     ax.set_title(title)
     return fig
+
+
+def posterior_histograms(samples, title: str):
+    """One panel per measurement: histogram of the posterior samples of a scalar unknown."""
+    fig, axes = plt.subplots(1, len(samples), figsize=(3.2 * len(samples), 2.8), squeeze=False)
+    for i, (ax, x) in enumerate(zip(axes[0], samples, strict=True)):
+        ax.hist(np.ravel(x), bins=60, density=True)
+        ax.set_title(f"measurement {i}")
+        ax.set_xlabel("x")
+    fig.suptitle(title)
+    return fig

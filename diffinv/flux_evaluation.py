@@ -66,8 +66,14 @@ class FluxEvaluation:
         summaries, curves = {}, {}
         score_seconds = 0.0
         for name, sampler in module.samplers.items():
-            samples, metrics[f"{name}/time/sample_s"] = self.sample(
-                module, sampler, datamodule.normalise_y(y, mask), mask, seed, out / CHUNK_DIR / name
+            samples, metrics[f"{name}/time/sample_s"] = sample_in_batches(
+                module,
+                sampler,
+                datamodule.normalise_y(y, mask),
+                mask,
+                seed,
+                out / CHUNK_DIR / name,
+                self.chunk_size,
             )
             samples = datamodule.x_norm.inverse(samples)
             start = time.perf_counter()
@@ -93,40 +99,6 @@ class FluxEvaluation:
         shutil.rmtree(out / CHUNK_DIR)  # samples.h5 holds what is kept
         return metrics
 
-    def sample(
-        self, module, sampler, y_norm: np.ndarray, mask: np.ndarray | None, seed: int, chunk_dir: Path
-    ):
-        """Samples (n_cases, n_samples, d) in normalised units and the seconds spent sampling them now.
-
-        Batches of ``max(1, chunk_size // n_samples)`` measurements; batch ``i`` is seeded ``seed + i`` and
-        written to ``chunk_dir/batch_<i>.npy`` (atomically) as it finishes. Batches already there (a killed
-        run being resumed in the same directory) are read instead of sampled again: same seeds, same values.
-        """
-        per_batch = max(1, self.chunk_size // module.n_samples)
-        device = module.device
-        chunks, seconds = [], 0.0
-        starts = range(0, len(y_norm), per_batch)
-        with torch.inference_mode():
-            for i, start in enumerate(tqdm(starts, desc=f"sampling ({chunk_dir.name})", unit="batch")):
-                rows = slice(start, start + per_batch)
-                path = chunk_dir / f"batch_{i:05d}.npy"
-                expected = (len(y_norm[rows]), module.n_samples, module.network.x_dim)
-                if path.is_file():
-                    chunks.append(read_chunk(path, expected))
-                    continue
-                y_batch = torch.as_tensor(y_norm[rows, None, :], dtype=torch.float32, device=device)
-                m_batch = (
-                    None
-                    if mask is None
-                    else torch.as_tensor(mask[rows, None, :], dtype=torch.float32, device=device)
-                )
-                x, elapsed = module.sample(sampler, y_batch, seed=seed + i, mask=m_batch)
-                x = x.float().cpu().numpy()
-                write_atomic(path, lambda tmp, x=x: np.save(tmp, x))
-                chunks.append(x.astype(np.float64))
-                seconds += elapsed
-        return np.concatenate(chunks), seconds
-
     @staticmethod
     def _exact_problem(datamodule, mask):
         """``(forward_map, prior_mean, prior_cov, noise_std)`` for the linear–Gaussian variant, else None.
@@ -139,6 +111,42 @@ class FluxEvaluation:
         if mask is not None or not linear_gaussian or datamodule.noise_std == 0:
             return None
         return attrs["forward_map"], attrs["prior_mean"], attrs["prior_cov"], datamodule.noise_std
+
+
+def sample_in_batches(
+    module, sampler, y_norm: np.ndarray, mask: np.ndarray | None, seed: int, chunk_dir: Path, chunk_size: int
+):
+    """Samples (n_cases, n_samples, d) in normalised units and the seconds spent sampling them now.
+
+    ``module.n_samples`` samples for each normalised measurement ``y_norm[i]`` (mask ``mask[i]``), in
+    batches of ``max(1, chunk_size // n_samples)`` measurements; batch ``i`` is seeded ``seed + i`` and
+    written to ``chunk_dir/batch_<i>.npy`` (atomically) as it finishes. Batches already there (a killed
+    run being resumed in the same directory) are read instead of sampled again: same seeds, same values.
+    """
+    per_batch = max(1, chunk_size // module.n_samples)
+    device = module.device
+    chunks, seconds = [], 0.0
+    starts = range(0, len(y_norm), per_batch)
+    with torch.inference_mode():
+        for i, start in enumerate(tqdm(starts, desc=f"sampling ({chunk_dir.name})", unit="batch")):
+            rows = slice(start, start + per_batch)
+            path = chunk_dir / f"batch_{i:05d}.npy"
+            expected = (len(y_norm[rows]), module.n_samples, module.network.x_dim)
+            if path.is_file():
+                chunks.append(read_chunk(path, expected))
+                continue
+            y_batch = torch.as_tensor(y_norm[rows, None, :], dtype=torch.float32, device=device)
+            m_batch = (
+                None
+                if mask is None
+                else torch.as_tensor(mask[rows, None, :], dtype=torch.float32, device=device)
+            )
+            x, elapsed = module.sample(sampler, y_batch, seed=seed + i, mask=m_batch)
+            x = x.float().cpu().numpy()
+            write_atomic(path, lambda tmp, x=x: np.save(tmp, x))
+            chunks.append(x.astype(np.float64))
+            seconds += elapsed
+    return np.concatenate(chunks), seconds
 
 
 def read_chunk(path: Path, shape: tuple[int, ...]) -> np.ndarray:

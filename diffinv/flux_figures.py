@@ -31,12 +31,13 @@ def _save(fig, path: str | Path) -> Path:
     return path
 
 
-def plot_flux_cases(truth: np.ndarray, samples: np.ndarray, path: str | Path, title: str = "") -> Path:
+def plot_flux_cases(truth: np.ndarray | None, samples: np.ndarray, path: str | Path, title: str = "") -> Path:
     """True flux, posterior mean and ±1 std band for a few test cases (paper Figs. 7, 13, 16).
 
-    ``truth`` (n_cases, 2k), ``samples`` (n_cases, n_samples, 2k).
+    ``truth`` (n_cases, 2k) or None (a user's measurement: no true flux to draw), ``samples``
+    (n_cases, n_samples, 2k).
     """
-    n_cases, d = truth.shape
+    n_cases, _, d = samples.shape
     k = d // 2
     xc = _segment_centres(k)
     mean, std = samples.mean(axis=1), samples.std(axis=1, ddof=1)
@@ -44,7 +45,8 @@ def plot_flux_cases(truth: np.ndarray, samples: np.ndarray, path: str | Path, ti
     for i in range(n_cases):
         for w in range(2):
             ax, sl = axes[i, w], slice(w * k, (w + 1) * k)
-            ax.step(xc, truth[i, sl], where="mid", color="k", label="true flux")
+            if truth is not None:
+                ax.step(xc, truth[i, sl], where="mid", color="k", label="true flux")
             ax.plot(xc, mean[i, sl], "o-", color="C0", ms=3, label="posterior mean")
             ax.fill_between(
                 xc, mean[i, sl] - std[i, sl], mean[i, sl] + std[i, sl], color="C0", alpha=0.25, label="±1 std"

@@ -4,10 +4,12 @@ by the reverse-process samplers of MATH §5 in the test stage."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 
+from diffinv.config import ConfigError
 from diffinv.formulations import Formulation
 from diffinv.losses import dsm_loss
 from diffinv.samplers import conditional_score
@@ -73,3 +75,18 @@ class ScoreModule(pl.LightningModule):
         score_fn = conditional_score(self.network, self.formulation, y, mask)
         x = sampler(score_fn, self.formulation, x_T)
         return x, time.perf_counter() - start
+
+
+def read_checkpoint(path) -> dict:
+    """A checkpoint written by ``diffinv.train``, read with ``torch.load(weights_only=True)``: tensors and
+    plain containers only, never arbitrary pickled objects. Errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ckpt: {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated files, pickles of arbitrary objects, other formats
+        raise ConfigError(f"ckpt: {path} is not a readable diffinv checkpoint ({exc})") from exc
+    if not isinstance(checkpoint, dict) or "diffinv" not in checkpoint:
+        raise ConfigError(f"ckpt: {path} was not written by diffinv.train (no 'diffinv' entry)")
+    return checkpoint

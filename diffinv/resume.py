@@ -68,12 +68,12 @@ def differing_keys(before: DictConfig, now: DictConfig) -> list[str]:
     ]
 
 
-def completed_metrics(out: Path) -> dict | None:
-    """The metrics of a run that already finished in ``out`` (its ``metrics.json``), else None."""
-    path = out / "metrics.json"
+def completed_metrics(out: Path, name: str = "metrics.json") -> dict | None:
+    """The results of a run that already finished in ``out`` (its ``metrics.json``), else None."""
+    path = out / name
     if not path.is_file():
         return None
-    log.info("resume: %s is complete (metrics.json exists); nothing to do", out)
+    log.info("resume: %s is complete (%s exists); nothing to do", out, name)
     return json.loads(path.read_text())
 
 

@@ -21,6 +21,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from diffinv.cli import exits_on_bad_input
 from diffinv.config import validate
 from diffinv.module import ScoreModule
 from diffinv.resume import completed_metrics, latest_checkpoint, register_resolvers, start_run_dir
@@ -160,6 +161,7 @@ def train(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@exits_on_bad_input
 def main(cfg: DictConfig) -> float:
     metrics = train(cfg)
     first = next(iter(cfg.sampler))

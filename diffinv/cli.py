@@ -1,0 +1,49 @@
+"""Command-line entry points report a user's mistake as one line, not a traceback (README, Bad input).
+
+Every error this package raises for bad input is a ``ValueError`` naming the file, key or value
+(:class:`diffinv.config.ConfigError`, :class:`diffinv.h5data.DatasetError`, ``MeasurementError`` …) or a
+``FileNotFoundError``; :func:`exits_on_bad_input` prints it to stderr (and into the run's log file) and
+exits with status 2. ``DIFFINV_TRACEBACK=1`` re-raises instead, for debugging.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+
+BAD_INPUT = (ValueError, FileNotFoundError)
+EXIT_BAD_INPUT = 2
+
+log = logging.getLogger("diffinv")
+
+
+def exits_on_bad_input(task):
+    """Wrap a Hydra task function: bad input → ``error: <message>`` on stderr, exit status 2."""
+
+    @functools.wraps(task)
+    def wrapper(*args, **kwargs):
+        try:
+            return task(*args, **kwargs)
+        except Exception as raised:
+            exc = bad_input(raised)
+            if exc is None or os.environ.get("DIFFINV_TRACEBACK"):
+                raise
+            print(f"error: {exc}", file=sys.stderr)
+            record = log.makeRecord(log.name, logging.ERROR, __file__, 0, str(exc), None, None)
+            for handler in logging.getLogger().handlers:  # the run's log file keeps the reason too
+                if isinstance(handler, logging.FileHandler):
+                    handler.handle(record)
+            sys.exit(EXIT_BAD_INPUT)
+
+    return wrapper
+
+
+def bad_input(exc: BaseException) -> BaseException | None:
+    """``exc`` or the first of its causes that is bad input (``instantiate`` wraps them); else None."""
+    while exc is not None:
+        if isinstance(exc, BAD_INPUT):
+            return exc
+        exc = exc.__cause__
+    return None

@@ -1,0 +1,194 @@
+"""Bad input through the real command-line entry points (README, Bad input): each case exits non-zero with
+one line naming the file, key or value, no traceback, and leaves the files it was given as they were.
+
+The entry points run in this process (``sys.argv`` + their Hydra ``main``), which costs no interpreter
+start per case; their exit status is the ``SystemExit`` they raise."""
+
+import subprocess
+import sys
+from unittest.mock import patch
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from hydra.core.global_hydra import GlobalHydra
+from test_config import CONF
+
+import data_gen.__main__ as data_gen_cli
+from data_gen.toy import generate
+from diffinv import evaluate, infer, train
+
+
+@pytest.fixture(autouse=True)
+def fresh_hydra():
+    yield
+    GlobalHydra.instance().clear()
+
+
+def run_main(main, *argv: str):
+    """Call an entry point's Hydra ``main`` as ``python -m`` would, with ``argv``; its config tree is
+    named explicitly (imported, Hydra would look for it as a Python package)."""
+    conf = f"{CONF}/data_gen" if main is data_gen_cli.main else CONF
+    with patch.object(sys, "argv", ["prog", f"--config-path={conf}", *argv]):
+        return main()
+
+
+def fails(main, *argv: str) -> None:
+    """Run an entry point with ``argv``; assert that it exits with a non-zero status."""
+    with pytest.raises(SystemExit) as stopped:
+        run_main(main, *argv)
+    assert stopped.value.code not in (0, None)
+
+
+@pytest.fixture(scope="module")
+def toy_file(tmp_path_factory):
+    return generate("tanh", tmp_path_factory.mktemp("data") / "tanh.h5", n_train=2000, n_test=20_000)
+
+
+@pytest.fixture(scope="module")
+def tanh_checkpoint(tmp_path_factory, toy_file):
+    run = tmp_path_factory.mktemp("run")
+    run_main(train.main, "debug=fast", f"problem.data_file={toy_file}", f"hydra.run.dir={run}")
+    GlobalHydra.instance().clear()
+    return run / "checkpoints" / "final.ckpt"
+
+
+CONFIG_CASES = {
+    "kappa <= 0": (["formulation=vp_family", "formulation.kappa=0"], "formulation.kappa"),
+    "sigma_min >= sigma_max": (["schedule.sigma_min=20"], "sigma_min"),
+    "negative noise": (["data.noise=-0.1"], "data.noise: must be >= 0"),
+    "unknown sampler": (["sampler=foo"], "Could not find 'sampler/foo'"),
+    "negative lambda": (["sampler=sde", "sampler.sde.lam=-1"], "sampler.sde.lam"),
+    "zero batch size": (["data.batch_size=0"], "data.batch_size: must be an integer >= 1"),
+}
+
+
+@pytest.mark.parametrize("overrides, message", CONFIG_CASES.values(), ids=CONFIG_CASES.keys())
+def test_invalid_config_values_name_the_key(overrides, message, tmp_path, capsys):
+    fails(train.main, *overrides, f"hydra.run.dir={tmp_path}")
+    err = capsys.readouterr()
+    assert message in err.err + err.out
+    assert "Traceback" not in err.err
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def corrupt(kind: str, good, tmp_path):
+    """A copy of the good toy file, damaged in one way; returns its path."""
+    path = tmp_path / f"{kind}.h5"
+    data = good.read_bytes()
+    if kind == "garbage":
+        path.write_bytes(b"this is not HDF5" * 100)
+    elif kind == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "nan":
+        path.write_bytes(data)
+        with h5py.File(path, "r+") as f:
+            f["train/x"][3, 0] = np.nan
+    elif kind == "missing key":
+        path.write_bytes(data)
+        with h5py.File(path, "r+") as f:
+            del f["test/y_clean"]
+    return path
+
+
+DATA_CASES = {
+    "missing": "does not exist",
+    "garbage": "not a readable HDF5",
+    "truncated": "not a readable HDF5",
+    "nan": "'train/x' has 1 non-finite",
+    "missing key": "test/y_clean",
+}
+
+
+@pytest.mark.parametrize("kind, message", DATA_CASES.items(), ids=DATA_CASES.keys())
+def test_bad_data_files_are_named(kind, message, toy_file, tmp_path, capsys):
+    path = tmp_path / "absent.h5" if kind == "missing" else corrupt(kind, toy_file, tmp_path)
+    before = path.read_bytes() if path.exists() else None
+    fails(train.main, "debug=fast", f"problem.data_file={path}", f"hydra.run.dir={tmp_path / 'run'}")
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and str(path) in err
+    assert (path.read_bytes() if path.exists() else None) == before
+
+
+class NotATensor:
+    """Anything a pickle could smuggle in; weights_only loading refuses it."""
+
+
+@pytest.mark.parametrize("kind", ["missing", "garbage", "arbitrary pickle", "foreign checkpoint"])
+def test_bad_checkpoints_are_refused_without_unpickling(kind, tmp_path, capsys):
+    path = tmp_path / "model.ckpt"
+    if kind == "garbage":
+        path.write_bytes(b"\x00" * 100)
+    elif kind == "arbitrary pickle":
+        torch.save({"diffinv": NotATensor()}, path)
+    elif kind == "foreign checkpoint":
+        torch.save({"state_dict": {"w": torch.zeros(2)}}, path)
+    fails(evaluate.main, f"ckpt={path}", f"hydra.run.dir={tmp_path / 'eval'}")
+    err = capsys.readouterr().err
+    expected = {
+        "missing": "does not exist",
+        "garbage": "is not a readable diffinv checkpoint",
+        "arbitrary pickle": "is not a readable diffinv checkpoint",
+        "foreign checkpoint": "was not written by diffinv.train",
+    }[kind]
+    assert err.startswith(f"error: ckpt: {path}") and expected in err
+
+
+def test_data_of_another_dimension_than_the_checkpoint(tanh_checkpoint, toy_file, tmp_path, capsys):
+    """The run's data file replaced by one with 2-D x: evaluation names the file and both dimensions."""
+    saved = toy_file.read_bytes()
+    try:
+        with h5py.File(toy_file, "r+") as f:
+            for split in ("train", "test"):
+                x = f[f"{split}/x"][()]
+                del f[f"{split}/x"]
+                f[f"{split}/x"] = np.hstack([x, x])
+        fails(evaluate.main, f"ckpt={tanh_checkpoint}", f"hydra.run.dir={tmp_path}")
+    finally:
+        toy_file.write_bytes(saved)
+    err = capsys.readouterr().err
+    assert f"data: {toy_file} has x of dimension 2; the network of {tanh_checkpoint} takes 1" in err
+
+
+MEASUREMENT_CASES = {
+    "wrong length": ("m.csv", "0.1,0.2,0.3\n", "takes 1 readings per measurement"),
+    "sensor off for a single-operator model": ("m.csv", "nan\n", "trained with every sensor on"),
+    "infinite reading": ("m.npy", np.array([[np.inf]]), "is infinite"),
+    "not numbers": ("m.csv", "a,b\n", "could not be read"),
+    "unknown format": ("m.txt", "0.1\n", "unknown format '.txt'"),
+    "missing HDF5 dataset": ("m.h5", None, "has no dataset 'y'"),
+    "missing file": ("absent.csv", False, "does not exist"),
+}
+
+
+@pytest.mark.parametrize("name, content, message", MEASUREMENT_CASES.values(), ids=MEASUREMENT_CASES.keys())
+def test_bad_measurements_are_named(name, content, message, tanh_checkpoint, tmp_path, capsys):
+    path = tmp_path / name
+    if isinstance(content, str):
+        path.write_text(content)
+    elif isinstance(content, np.ndarray):
+        np.save(path, content)
+    elif content is None:
+        with h5py.File(path, "w") as f:
+            f["readings"] = np.zeros((1, 1))
+    fails(infer.main, f"ckpt={tanh_checkpoint}", f"measurement={path}", f"hydra.run.dir={tmp_path / 'out'}")
+    err = capsys.readouterr().err
+    assert err.startswith("error: measurement") and message in err and str(path) in err
+    assert not (tmp_path / "out" / "samples.h5").exists()
+
+
+def test_data_generation_names_the_bad_value(tmp_path, capsys):
+    fails(data_gen_cli.main, "problem=advdiff", "problem.n_train=-3", f"paths.data_dir={tmp_path}")
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "n_train" in err and "-3" in err
+
+
+def test_a_real_process_exits_with_status_2_and_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "diffinv.train", "data.noise=-1", f"hydra.run.dir={tmp_path}"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: data.noise: must be >= 0, got -1"
