@@ -7,7 +7,9 @@ over the cost matrix). :func:`sinkhorn_cost` computes the same quantity fast and
 tolerance by three standard devices:
 
 1. ε-scaling (Schmitzer 2019, "Stabilized sparse scaling algorithms"): solve a sequence of problems with
-   ``reg`` decreasing geometrically, each warm-started from the previous potentials;
+   ``reg`` decreasing geometrically, each warm-started from the previous potentials and iterated (at least
+   ``level_iterations`` times) to a loose marginal violation ``level_tolerance``, so the next level's kernel
+   cannot underflow even when the two point sets are far apart;
 2. absorption: at each level the potentials are folded into the kernel ``K = exp((f + g - M)/reg)``
    once, so the iterations themselves are matrix–vector products, not exponentials;
 3. over-relaxation (Thibault et al. 2021, "Overrelaxed Sinkhorn–Knopp"): ``u ← u^{1-ω} (a / K v)^ω``
@@ -19,6 +21,7 @@ The fixed point is the one plain Sinkhorn converges to, so the value equals POT'
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +43,7 @@ def sinkhorn_cost(
     omega: float = 1.8,
     scaling_factor: float = 4.0,
     level_iterations: int = 10,
+    level_tolerance: float = 1e-2,
     max_iterations: int = 20_000,
     check_every: int = 10,
 ) -> SinkhornResult:
@@ -67,16 +71,21 @@ def sinkhorn_cost(
         u = torch.ones(n, dtype=torch.float64)
         v = torch.ones(m, dtype=torch.float64)
         relax = omega if final else 1.0
-        budget = max_iterations - iterations if final else level_iterations
+        level_tol = tol if final else level_tolerance
         violation = float("inf")
-        for k in range(1, budget + 1):
+        for k in range(1, max_iterations - iterations + 1):
             v = v ** (1 - relax) * (b / (kernel.T @ u)) ** relax
             u = u ** (1 - relax) * (a / (kernel @ v)) ** relax
             iterations += 1
-            if final and k % check_every == 0:
+            if k % check_every == 0 or (not final and k == level_iterations):
                 violation = float((u * (kernel @ v) - a).abs().sum() + (v * (kernel.T @ u) - b).abs().sum())
-                if violation < tol:
+                if not final and k >= level_iterations and violation < level_tol or violation < tol:
                     break
+                if math.isnan(violation):
+                    raise RuntimeError(
+                        f"Sinkhorn: the kernel underflowed at reg {eps:.3g} (points {float(cost.max()):.3g} "
+                        "apart in squared distance); the point sets are too far apart for this reg"
+                    )
         if final:
             break
         f, g = f + eps * torch.log(u), g + eps * torch.log(v)
