@@ -7,6 +7,7 @@ are claims.
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
 import statistics
@@ -68,10 +69,12 @@ def peak_rss_mib() -> float:
 
 
 def machine() -> str:
+    """The device, torch version and the 1-minute load average (the shared machine's other jobs)."""
+    load = f", load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores" if hasattr(os, "getloadavg") else ""
     if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)} (CUDA), torch {torch.__version__}"
+        return f"{torch.cuda.get_device_name(0)} (CUDA), torch {torch.__version__}{load}"
     cpu = platform.processor() or platform.machine()
-    return f"{cpu} CPU x{torch.get_num_threads()} threads, torch {torch.__version__}"
+    return f"{cpu} CPU x{torch.get_num_threads()} threads, torch {torch.__version__}{load}"
 
 
 def report(benchmark: str, header: list[str], rows: list[list], note: str = "") -> str:
