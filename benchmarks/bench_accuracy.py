@@ -115,6 +115,7 @@ class LinearGaussianCase:
         offset = float((np.abs(samples_raw.mean(axis=1) - mean) / std).mean())
         return {
             "std_ratio": metrics["exact/std_ratio"],
+            "mean_err_ratio": metrics["exact/mean_err_ratio"],
             "mean_offset": offset,
             "w1": metrics["exact/w1_over_std"],
             "w1_floor": metrics["exact/w1_over_std_floor"],

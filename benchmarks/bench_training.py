@@ -82,6 +82,26 @@ def bare_loop(path: Path, epochs: int) -> float:
     return (time.perf_counter() - start) / epochs
 
 
+def make_trainer(epochs: int, root: str, **extra) -> pl.Trainer:
+    """``pl.Trainer`` for ``epochs`` epochs, no checkpoints or summary (pass logger/callbacks in ``extra``)."""
+    return pl.Trainer(
+        accelerator="auto",
+        devices=1,
+        max_epochs=epochs,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=root,
+        **extra,
+    )
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's per-fit banners ("GPU available ...")."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def lightning(path: Path, epochs: int, as_train: bool) -> tuple[float, float]:
     """(seconds per epoch, one-off fit set-up seconds) of ``pl.Trainer.fit`` on ``ScoreModule``."""
     module = ScoreModule(network(), VE(0.001, 5.0), partial(torch.optim.Adam, lr=1e-3))
@@ -98,16 +118,7 @@ def lightning(path: Path, epochs: int, as_train: bool) -> tuple[float, float]:
             stack.enter_context(contextlib.redirect_stderr(sink))
         else:
             extra = dict(logger=False, callbacks=[clock], enable_progress_bar=False)
-        trainer = pl.Trainer(
-            accelerator="auto",
-            devices=1,
-            max_epochs=epochs,
-            enable_checkpointing=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            default_root_dir=tmp,
-            **extra,
-        )
+        trainer = make_trainer(epochs, tmp, **extra)
         start = time.perf_counter()
         trainer.fit(module, datamodule=datamodule(path))
         total = time.perf_counter() - start
@@ -168,8 +179,7 @@ def main() -> None:
     standard_args(parser, repeats=3)
     args = parser.parse_args()
     set_threads(args.threads)
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)  # "GPU available ..." once per fit
+    quiet_lightning()
     if args.quick:
         args.epochs, args.repeats = 2, 2
     with tempfile.TemporaryDirectory() as tmp:
