@@ -74,7 +74,9 @@ def run_sampler(kind: str, opts: dict, score_fn, form, x_T) -> torch.Tensor:
     if kind in ("ode heun", "ode euler"):
         return sample_ode(score_fn, form, x_T, kind.split()[1], steps=opts["steps"])
     if kind == "sde":
-        return sample_sde(score_fn, form, x_T, steps=opts["steps"], generator=torch.Generator().manual_seed(2))
+        return sample_sde(
+            score_fn, form, x_T, steps=opts["steps"], generator=torch.Generator().manual_seed(2)
+        )
     raise ValueError(f"unknown sampler {kind!r}")
 
 
@@ -128,7 +130,9 @@ def evaluate(case: LinearGaussianCase, form, grid, n_samples: int, network_repea
     eps = ConditionalGaussianEps(mean, cov, case.d, form)
     y_n = torch.tensor(case.dm.normalise_y(case.y))
     n = len(y_n)
-    x_T = form.prior_sample((n, n_samples, case.d), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    x_T = form.prior_sample(
+        (n, n_samples, case.d), generator=torch.Generator().manual_seed(1), dtype=torch.float64
+    )
     net_call = network_call_seconds(case.d, y_n.shape[1], n * n_samples, network_repeats)
     rows = []
     for kind, opts in grid:
@@ -139,7 +143,13 @@ def evaluate(case: LinearGaussianCase, form, grid, n_samples: int, network_repea
         seconds = time.perf_counter() - start
         samples_raw = case.dm.x_norm.inverse(x.numpy())
         rows.append(
-            {"sampler": kind, **opts, "nfe": score.calls, "seconds": seconds, "network_s": score.calls * net_call}
+            {
+                "sampler": kind,
+                **opts,
+                "nfe": score.calls,
+                "seconds": seconds,
+                "network_s": score.calls * net_call,
+            }
             | case.scores(samples_raw)
         )
     return rows
@@ -201,7 +211,8 @@ def main() -> None:
         ["sampler", "setting", "NFE", "s (exact score)", "s (network, est.)", "std ratio",
          "mean offset / std", "W1 / std"],
         table,
-        note=f"Data {args.data} (noise {args.noise:g}); score = closed-form conditional score of the normalised "
+        note=f"Data {args.data} (noise {args.noise:g}); score = closed-form conditional score of the "
+        f"normalised "
         f"joint, so errors are the sampler's alone; 's (network, est.)' = NFE x median time of one ScoreMLP "
         f"(30->30, 4x256, float32) call on the {n:,}-point batch; floor row: what an exact sampler scores "
         "(mean offset sqrt(2/(pi n)), W1 between two exact samples).",

@@ -89,12 +89,17 @@ def main() -> None:
         args.mesh, args.direct, args.adr_samples, args.chunk, args.repeats = "170x40", 3, 120, 20, 1
     lin = linear(args.mesh, args.direct, args.repeats)
     report(
-        f"Data generation, linear advdiff at {args.mesh}: superposition vs direct solves, {N_DATASET:,} samples",
+        f"Data generation, linear advdiff at {args.mesh}: superposition vs direct solves, "
+        f"{N_DATASET:,} samples",
         ["path", "median s", "s for 10,000 samples", "speed-up"],
         [
             ["direct solves (baseline)", lin["direct_per_solve_s"] * args.direct, lin["direct_10k_s"], 1.0],
-            ["superposition (forward map + matmul)", lin["superposition_s"], lin["superposition_s"],
-             lin["speedup"]],
+            [
+                "superposition (forward map + matmul)",
+                lin["superposition_s"],
+                lin["superposition_s"],
+                lin["speedup"],
+            ],
         ],  # fmt: skip
         note=f"{args.repeats} interleaved repeats; direct: {args.direct} solves timed "
         f"({lin['direct_per_solve_s']:.3f} s each), 10,000 EXTRAPOLATED linearly; superposition timed on all "
@@ -107,7 +112,8 @@ def main() -> None:
         ["workers", "median s", "samples/s", "speed-up vs 1 worker"],
         [[w, res["s"][w], res["per_s"][w], res["speedup"] if w == 2 else 1.0] for w in (1, 2)],
         note=f"{args.repeats} interleaved repeats of the whole generator (spawned pool, per-worker start-up, "
-        f"chunks of {args.chunk}, merge); target >= 1.7x with 2 workers. Only meaningful when 2 cores are free: "
+        f"chunks of {args.chunk}, merge); target >= 1.7x with 2 workers. Only meaningful when 2 cores are "
+        "free: "
         "record the machine's load beside it.",
     )
 

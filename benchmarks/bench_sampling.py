@@ -75,7 +75,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--measurements", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=1000)
-    parser.add_argument("--scipy-measurements", type=int, default=10, help="SciPy's sub-batch of measurements")
+    parser.add_argument(
+        "--scipy-measurements", type=int, default=10, help="SciPy's sub-batch of measurements"
+    )
     parser.add_argument("--chunk", type=int, default=100_000, help="samples integrated at once")
     standard_args(parser, repeats=1)
     args = parser.parse_args()
@@ -118,7 +120,10 @@ def main() -> None:
     )
     n_sub = len(y_sub) * args.samples
     base_per_sample = same[baseline] / n_sub
-    rows = [[name, n_sub, sec, n_sub / sec, base_per_sample * n_sub / sec, peaks[name]] for name, sec in same.items()]
+    rows = [
+        [name, n_sub, sec, n_sub / sec, base_per_sample * n_sub / sec, peaks[name]]
+        for name, sec in same.items()
+    ]
     # 2. ours at the full size (10^6 by default): throughput, extrapolated ratio, peak memory
     peaks = {}
     full = interleaved_medians(
@@ -137,10 +142,11 @@ def main() -> None:
         f"(SciPy on {len(y_sub)} x {args.samples} = {n_sub:,})",
         ["sampler", "samples", "median s", "samples/s", "speed-up vs SciPy (per sample)", "peak MiB"],
         rows,
-        note=f"{args.repeats} interleaved repeats per group. Network: advection ScoreMLP (30->30, 4x256), random "
-        f"weights, VP; rk45 at rtol = atol = 1e-5 on both sides. SciPy (solve_ivp RK45 on the flattened batch, "
-        f"network in float32) is timed on a SUB-BATCH of {n_sub:,} samples only (at 10^6 it would take hours on "
-        "one core); the first three rows are the like-for-like ratio on that sub-batch, the last three rows' "
+        note=f"{args.repeats} interleaved repeats per group. Network: advection ScoreMLP (30->30, "
+        "4x256), random weights, VP; rk45 at rtol = atol = 1e-5 on both sides. SciPy (solve_ivp RK45 on the "
+        f"flattened batch, network in float32) is timed on a SUB-BATCH of {n_sub:,} samples only (at 10^6 it "
+        "would take hours on one core); the first three rows are the like-for-like ratio on that sub-batch, "
+        "the last three rows' "
         "speed-up is per-sample throughput against SciPy's sub-batch rate (extrapolated, linear in samples). "
         f"Our samplers run under torch.inference_mode in chunks of {args.chunk:,} samples; peak MiB = peak "
         "resident memory of the process during that candidate (CUDA: peak allocated; "

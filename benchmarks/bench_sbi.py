@@ -111,7 +111,10 @@ def main() -> None:
         print("bench_sbi: SKIPPED — sbi is not installed (pip install -e '.[bench]')")
         return
     if not args.data.is_file():
-        print(f"bench_sbi: SKIPPED — {args.data} not found (python -m data_gen problem=advdiff problem.clip=false)")
+        print(
+            f"bench_sbi: SKIPPED — {args.data} not found "
+            "(python -m data_gen problem=advdiff problem.clip=false)"
+        )
         return
     case = LinearGaussianCase(args.data, args.noise, args.cases)
     module, ours_train_s = train_ours(case, args.epochs)
@@ -120,7 +123,10 @@ def main() -> None:
     runs = {
         "ours ODE rk45 1e-5": (*sample_ours(module, case, args.samples, "ode"), ours_train_s),
         "ours SDE 500 steps": (*sample_ours(module, case, args.samples, "sde"), ours_train_s),
-        f"sbi {sbi.__version__} NPSE (default sampler)": (*sample_sbi(posterior, case, args.samples), sbi_train_s),
+        f"sbi {sbi.__version__} NPSE (default sampler)": (
+            *sample_sbi(posterior, case, args.samples),
+            sbi_train_s,
+        ),
     }
     ours_params = sum(p.numel() for p in module.network.parameters())
     rows = []
@@ -130,14 +136,15 @@ def main() -> None:
             [name, train_s, sample_s, sample_s / n * N_TARGET / 60, scores["std_ratio"],
              scores["mean_err_ratio"], scores["w1"]]
         )  # fmt: skip
+    floor = case.scores(runs[next(iter(runs))][0])["w1_floor"]
     report(
-        f"Peer comparison: sbi NPSE vs diffinv on linear–Gaussian advection ({args.epochs} epochs, batch 1000)",
+        f"Peer comparison: sbi NPSE vs diffinv, linear–Gaussian advection ({args.epochs} epochs, batch 1000)",
         ["method", "train s", f"sample s ({n:,})", "10^6 samples (min, extrap.)", "std ratio",
          "mean err ratio", "W1 / std"],
         rows,
         note=f"Data {args.data}, noise {args.noise:g}, {len(case.dm.dataset.train):,} training pairs; "
         f"{args.cases} test cases x {args.samples} samples against the exact posterior (floor W1/std "
-        f"{case.scores(runs[next(iter(runs))][0])['w1_floor']:.3f}). Networks: ours {ours_params:,} parameters, "
+        f"{floor:.3f}). Networks: ours {ours_params:,} parameters, "
         f"sbi default {sbi_params:,}. 10^6-sample times EXTRAPOLATED linearly from the timed run. One run "
         "each (training is seeded but not repeated).",
     )  # fmt: skip

@@ -1,7 +1,7 @@
 """Seconds per y* of the Sinkhorn metric: :func:`diffinv.metrics.sinkhorn_cost` against plain POT
 ``ot.sinkhorn2(a, b, M, reg=0.01, method="sinkhorn_log")`` on the same points (issue 6).
 
-    python -m benchmarks.bench_sinkhorn            # POT comparison at 1,000 x 250; ours alone at 10,000 x 2,000
+    python -m benchmarks.bench_sinkhorn            # POT at 1,000 x 250; ours alone at 10,000 x 2,000
     python -m benchmarks.bench_sinkhorn --quick    # 500 x 200; ours alone at 2,000 x 500
 
 Points are 2-D (the Table 2 problems): a standard normal sample against a shifted one. POT runs to
@@ -79,9 +79,11 @@ def main() -> None:
         ["implementation, points", "median s", "speed-up vs POT", "cost <P, M>", "iterations"],
         rows,
         note=f"{args.repeats} interleaved repeats (the large case: "
-        f"{1 if not args.quick else args.repeats}); tolerance {args.tol:g} (ours: L1 marginal violation; POT: "
+        f"{1 if not args.quick else args.repeats}); tolerance {args.tol:g} (ours: L1 marginal violation; "
+        f"POT: "
         f"stopThr); values differ by {rel:.1e} relative. POT needs ~N x M x iterations exponentials; "
-        "at 10,000 x 2,000 it had not returned after 600 s (README), so it is timed at the smaller size only.",
+        "at 10,000 x 2,000 it had not returned after 600 s (README), so POT is timed at the smaller size "
+        "only.",
     )
 
 

@@ -83,7 +83,7 @@ def bare_loop(path: Path, epochs: int) -> float:
 
 
 def make_trainer(epochs: int, root: str, **extra) -> pl.Trainer:
-    """``pl.Trainer`` for ``epochs`` epochs, no checkpoints or summary (pass logger/callbacks in ``extra``)."""
+    """``pl.Trainer`` for ``epochs`` epochs, no checkpoints or summary; logger etc. in ``extra``."""
     return pl.Trainer(
         accelerator="auto",
         devices=1,
@@ -203,7 +203,8 @@ def main() -> None:
         f"Training throughput, advection ScoreMLP 30->30 (4x256), batch 1000, {n_train:,} pairs",
         ["path", "ms/step", "ms/epoch", "overhead vs bare", "fit set-up s", "10,000 epochs (min)"],
         rows,
-        note=f"{args.repeats} interleaved repeats of {args.epochs} epochs ({steps} steps each); data {source}; "
+        note=f"{args.repeats} interleaved repeats of {args.epochs} epochs ({steps} steps each); "
+        f"data {source}; "
         "overhead = median over rounds of (Lightning epoch / bare epoch - 1), target <= 10 %; "
         "the 10,000-epoch projection is ms/epoch x 10,000 (excluding the one-off set-up).",
     )

@@ -51,7 +51,7 @@ def reset_peak_memory() -> None:
 
 
 def peak_memory() -> float:
-    """Peak memory (MiB) since :func:`reset_peak_memory`: CUDA allocated bytes on a GPU, else resident memory."""
+    """Peak memory (MiB) since :func:`reset_peak_memory`: CUDA allocated on a GPU, else resident memory."""
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20
     try:
