@@ -1,7 +1,7 @@
 """Score evaluations and accuracy of every sampler and step count against the exact linear–Gaussian
 posterior (issue 6): a table to choose a sampler from.
 
-    python -m benchmarks.bench_accuracy            # 20 test cases x 500 samples, full sampler grid
+    python -m benchmarks.bench_accuracy            # 10 test cases x 300 samples, full sampler grid
     python -m benchmarks.bench_accuracy --quick    # 4 cases x 100 samples, a few samplers
 
 The score is the EXACT one (:class:`diffinv.exact.ConditionalGaussianEps` on the normalised joint of the
@@ -42,8 +42,8 @@ FULL_GRID = [
     ("ode heun", {"steps": 50}),
     ("ode heun", {"steps": 100}),
     ("ode euler", {"steps": 50}),
+    ("ode euler", {"steps": 100}),
     ("ode euler", {"steps": 200}),
-    ("ode euler", {"steps": 500}),
     ("sde", {"steps": 100}),
     ("sde", {"steps": 250}),
     ("sde", {"steps": 500}),
@@ -173,8 +173,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data/advdiff_noclip.h5"))
     parser.add_argument("--noise", type=float, default=0.05)
-    parser.add_argument("--cases", type=int, default=20)
-    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--cases", type=int, default=10)
+    parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--formulation", choices=["ve", "vp"], default="ve")
     standard_args(parser, repeats=3)
     args = parser.parse_args()
@@ -182,9 +182,11 @@ def main() -> None:
     if args.quick:
         args.cases, args.samples = 4, 100
     if not args.data.is_file():
-        raise SystemExit(
-            f"{args.data} not found: make it with `python -m data_gen problem=advdiff problem.clip=false`"
+        print(
+            f"bench_accuracy: SKIPPED — {args.data} not found "
+            "(python -m data_gen problem=advdiff problem.clip=false)"
         )
+        return
     form = VE(0.001, 5.0) if args.formulation == "ve" else VP(0.001, 15.0)
     case = LinearGaussianCase(args.data, args.noise, args.cases)
     rows = evaluate(case, form, QUICK_GRID if args.quick else FULL_GRID, args.samples, args.repeats)

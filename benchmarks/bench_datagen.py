@@ -1,7 +1,7 @@
 """Data generation (issue 6): superposition against direct solves for the linear problem, and the
 nonlinear ADR generator's samples/s with 1 and 2 worker processes.
 
-    python -m benchmarks.bench_datagen            # 850x200, 10 direct solves; ADR 1,000 samples at 170x40
+    python -m benchmarks.bench_datagen            # 850x200, 10 direct solves; ADR 600 samples at 170x40
     python -m benchmarks.bench_datagen --quick    # 170x40, 3 direct solves; ADR 120 samples at 170x40
 
 Linear (``problem=advdiff``): the solver (mesh, compiled forms) is built once and shared. Superposition
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--mesh", default="850x200", help="linear problem mesh")
     parser.add_argument("--direct", type=int, default=10, help="direct solves timed (then extrapolated)")
     parser.add_argument("--adr-mesh", default="170x40")
-    parser.add_argument("--adr-samples", type=int, default=1000)
+    parser.add_argument("--adr-samples", type=int, default=600)
     parser.add_argument("--chunk", type=int, default=50)
     standard_args(parser, repeats=2)
     args = parser.parse_args()

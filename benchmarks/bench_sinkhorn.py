@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--pot-size", type=int, nargs=2, default=[1000, 250], metavar=("N", "M"))
     parser.add_argument("--large-size", type=int, nargs=2, default=[10_000, 2_000], metavar=("N", "M"))
     parser.add_argument("--tol", type=float, default=1e-6, help="our L1 marginal tolerance and POT's stopThr")
-    standard_args(parser, repeats=2)
+    standard_args(parser, repeats=1)
     args = parser.parse_args()
     set_threads(args.threads)
     if args.quick:
