@@ -70,16 +70,23 @@ def sbi_prior(case: LinearGaussianCase):
 
 def train_sbi(case: LinearGaussianCase, epochs: int):
     from sbi.inference import NPSE
+    from torch.utils.tensorboard import SummaryWriter
 
     train = case.dm.dataset.train
     theta = torch.tensor(train.x, dtype=torch.float32)
     x = torch.tensor(case.dm.noisy(train.y_clean, np.random.default_rng([0, 1])), dtype=torch.float32)
-    inference = NPSE(prior=sbi_prior(case), sde_type="ve", show_progress_bars=False)
-    start = time.perf_counter()
-    inference.append_simulations(theta, x)
-    estimator = inference.train(training_batch_size=1000, max_num_epochs=epochs, stop_after_epochs=epochs)
-    posterior = inference.build_posterior(estimator)
-    return posterior, time.perf_counter() - start, sum(p.numel() for p in estimator.parameters())
+    with tempfile.TemporaryDirectory() as tmp:  # sbi's TensorBoard log (else ./sbi-logs)
+        writer = SummaryWriter(log_dir=tmp)
+        inference = NPSE(
+            prior=sbi_prior(case), sde_type="ve", show_progress_bars=False, summary_writer=writer
+        )
+        start = time.perf_counter()
+        inference.append_simulations(theta, x)
+        estimator = inference.train(training_batch_size=1000, max_num_epochs=epochs, stop_after_epochs=epochs)
+        posterior = inference.build_posterior(estimator)
+        seconds = time.perf_counter() - start
+        writer.close()
+    return posterior, seconds, sum(p.numel() for p in estimator.parameters())
 
 
 def sample_sbi(posterior, case: LinearGaussianCase, n_samples: int):
