@@ -71,13 +71,24 @@ class ShuffledBatches:
     ``epoch()`` is the number of the epoch about to run; ``make_epoch(epoch)`` returns its (noisy,
     normalised) measurements, so noise can be fresh per epoch. The permutation and the noise are functions
     of ``(seed, epoch)`` alone, so a run resumed from a checkpoint sees the batches it would have seen.
+    Under data parallelism (``world_size`` processes) every process draws the same permutation and takes
+    its ``rank``-th share of each batch: the averaged gradient is that of the whole batch, as in one process.
     """
 
     def __init__(
-        self, x: torch.Tensor, make_epoch, mask: torch.Tensor | None, batch_size: int, seed: int, epoch
+        self,
+        x: torch.Tensor,
+        make_epoch,
+        mask: torch.Tensor | None,
+        batch_size: int,
+        seed: int,
+        epoch,
+        rank: int = 0,
+        world_size: int = 1,
     ):
         self.x, self.make_epoch, self.mask = x, make_epoch, mask
         self.batch_size, self.seed, self.epoch = batch_size, seed, epoch
+        self.rank, self.world_size = rank, world_size
 
     def __len__(self) -> int:
         return -(-self.x.shape[0] // self.batch_size)
@@ -87,7 +98,8 @@ class ShuffledBatches:
         y = self.make_epoch(epoch)
         order = np.random.default_rng([self.seed, 3, epoch]).permutation(self.x.shape[0])
         order = torch.from_numpy(order).to(self.x.device)
-        for idx in order.split(self.batch_size):
+        for batch in order.split(self.batch_size):
+            idx = batch.tensor_split(self.world_size)[self.rank]
             yield self.x[idx], y[idx], None if self.mask is None else self.mask[idx]
 
 
@@ -158,7 +170,12 @@ class PairedDataModule(pl.LightningDataModule):
         def epoch() -> int:
             return self.trainer.current_epoch if self.trainer is not None else 0
 
-        return ShuffledBatches(x, make_epoch, mask, self.batch_size, self.seed, epoch)
+        ranks = (
+            {}
+            if self.trainer is None
+            else {"rank": self.trainer.global_rank, "world_size": self.trainer.world_size}
+        )
+        return ShuffledBatches(x, make_epoch, mask, self.batch_size, self.seed, epoch, **ranks)
 
     def test_dataloader(self) -> DataLoader:
         """One batch holding every normalised conditioning value y* (PROBLEMS §1), shape (n_cases, 1, m)."""

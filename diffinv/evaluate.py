@@ -61,8 +61,7 @@ def evaluate(cfg: DictConfig) -> dict:
                 f"data: the dataset's {key} statistics differ from those the model was trained on"
             )
     module.load_state_dict(checkpoint["state_dict"])
-    trainer = instantiate(run_cfg.trainer, logger=False, callbacks=[], default_root_dir=str(out))
-    metrics = sample_and_score(run_cfg, module, datamodule, trainer, out)
+    metrics = sample_and_score(run_cfg, module, datamodule, out)
     metrics["train/steps"] = float(checkpoint["global_step"])
     write_json(out / "metrics.json", metrics)
     print(f"results: {out.resolve()}")

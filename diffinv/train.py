@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import hydra
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
@@ -66,9 +65,7 @@ def build_module(cfg: DictConfig) -> ScoreModule:
     )
 
 
-def sample_and_score(
-    cfg: DictConfig, module: ScoreModule, datamodule, trainer: pl.Trainer, out: Path
-) -> dict:
+def sample_and_score(cfg: DictConfig, module: ScoreModule, datamodule, out: Path) -> dict:
     """Lightning test stage (all y* at once, every configured sampler), then metrics and figures.
 
     Problems without y* (boundary flux, PROBLEMS §2–4) condition on every test measurement instead: their
@@ -79,7 +76,17 @@ def sample_and_score(
             cfg.problem.evaluator, n_test=cfg.evaluation.n_test, chunk_size=cfg.evaluation.chunk_size
         )
         return evaluator(module, datamodule, out, seed=cfg.evaluation.seed)
-    trainer.test(module, datamodule=datamodule, verbose=False)
+    # one process samples, also after data-parallel training: a single-device Trainer of the same accelerator
+    tester = instantiate(
+        cfg.trainer,
+        devices=1,
+        num_nodes=1,
+        strategy="auto",
+        logger=False,
+        callbacks=[],
+        default_root_dir=str(out),
+    )
+    tester.test(module, datamodule=datamodule, verbose=False)
     x_norm = datamodule.x_norm
     samples = {name: x_norm.inverse(x.double().cpu().numpy()) for name, x in module.test_samples.items()}
     evaluator = instantiate(
@@ -153,7 +160,9 @@ def train(cfg: DictConfig) -> dict:
     trainer = instantiate(cfg.trainer, logger=loggers, callbacks=callbacks)
 
     fit_metrics = fit(trainer, module, datamodule, out, resuming)
-    metrics = sample_and_score(cfg, module, datamodule, trainer, out) | fit_metrics
+    if trainer.global_rank != 0:  # data-parallel training: one process samples, scores and writes
+        return fit_metrics
+    metrics = sample_and_score(cfg, module, datamodule, out) | fit_metrics
     publish(metrics, loggers, out)
     log.info("results in %s (metrics.json, figures/, checkpoints/final.ckpt)", out)
     print(f"results: {out.resolve()}")
@@ -166,7 +175,7 @@ def main(cfg: DictConfig) -> float:
     metrics = train(cfg)
     first = next(iter(cfg.sampler))
     objective = OmegaConf.select(cfg, "problem.objective", default="sinkhorn/mean")
-    return float(np.float64(metrics[f"{first}/{objective}"]))
+    return float(metrics.get(f"{first}/{objective}", float("nan")))  # data-parallel ranks > 0: no metrics
 
 
 if __name__ == "__main__":

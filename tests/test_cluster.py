@@ -1,0 +1,53 @@
+"""Scale-out on existing engines (README, Running on a cluster): Lightning DDP with 2 CPU processes against
+one process, and a Hydra multirun through the submitit launcher (``submitit_local``: the code path of
+``submitit_slurm`` without a scheduler)."""
+
+import csv
+import json
+
+import numpy as np
+from test_train_e2e import run_module
+
+TANH = ("debug=fast", "trainer.max_epochs=40", "evaluation.exact_sinkhorn=false")
+
+
+def epoch_losses(run) -> np.ndarray:
+    with open(run / "csv" / "version_0" / "metrics.csv") as f:
+        return np.array([float(r["train/loss"]) for r in csv.DictReader(f) if r.get("train/loss")])
+
+
+def test_ddp_on_two_cpu_processes_trains_like_one_process(tmp_path):
+    run_module("diffinv.train", *TANH, f"paths.root_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'one'}")
+    run_module(
+        "diffinv.train",
+        *TANH,
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        f"paths.root_dir={tmp_path}",
+        f"hydra.run.dir={tmp_path / 'ddp'}",
+    )
+    one, ddp = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("one", "ddp"))
+    assert (tmp_path / "ddp" / "train_ddp_process_1.log").is_file()  # a second process really trained
+    assert ddp["train/steps"] == one["train/steps"] == 80  # each process takes half of every batch
+    late_one, late_ddp = epoch_losses(tmp_path / "one")[-10:], epoch_losses(tmp_path / "ddp")[-10:]
+    assert abs(late_ddp.mean() - late_one.mean()) < 0.1 * late_one.mean()
+    assert np.isfinite(ddp["ode/sinkhorn/mean"])
+
+
+def test_multirun_through_the_submitit_launcher(tmp_path):
+    sweep = tmp_path / "sweep"
+    run_module(
+        "diffinv.train",
+        "-m",
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=10",
+        "debug=fast",
+        "evaluation.exact_sinkhorn=false",
+        "seed=0,1",
+        f"paths.root_dir={tmp_path}",
+        f"hydra.sweep.dir={sweep}",
+    )
+    for job in ("0", "1"):
+        metrics = json.loads((sweep / job / "metrics.json").read_text())
+        assert np.isfinite(metrics["ode/sinkhorn/mean"])
+    assert list((sweep / ".submitit").glob("*/*_result.pkl"))  # submitit's own job records
