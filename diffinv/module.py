@@ -3,6 +3,8 @@ by the reverse-process samplers of MATH §5 in the test stage."""
 
 from __future__ import annotations
 
+import pickle
+import re
 import time
 from pathlib import Path
 
@@ -86,7 +88,14 @@ def read_checkpoint(path) -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated files, pickles of arbitrary objects, other formats
-        raise ConfigError(f"ckpt: {path} is not a readable diffinv checkpoint ({exc})") from exc
+        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if unsafe:
+            why = f"it holds a {unsafe[1]} object; only tensors and plain containers are loaded"
+        elif isinstance(exc, pickle.UnpicklingError):
+            why = "not a torch checkpoint file"
+        else:
+            why = str(exc).splitlines()[0][:200]
+        raise ConfigError(f"ckpt: {path} is not a readable diffinv checkpoint ({why})") from exc
     if not isinstance(checkpoint, dict) or "diffinv" not in checkpoint:
         raise ConfigError(f"ckpt: {path} was not written by diffinv.train (no 'diffinv' entry)")
     return checkpoint
