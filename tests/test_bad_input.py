@@ -61,6 +61,7 @@ CONFIG_CASES = {
     "unknown sampler": (["sampler=foo"], "Could not find 'sampler/foo'"),
     "negative lambda": (["sampler=sde", "sampler.sde.lam=-1"], "sampler.sde.lam"),
     "zero batch size": (["data.batch_size=0"], "data.batch_size: must be an integer >= 1"),
+    "unknown ODE method": (["sampler.ode.method=rk99"], "sampler.ode.method: unknown ODE method 'rk99'"),
 }
 
 
@@ -135,20 +136,34 @@ def test_bad_checkpoints_are_refused_without_unpickling(kind, tmp_path, capsys):
     assert err.startswith(f"error: ckpt: {path}") and expected in err
 
 
-def test_data_of_another_dimension_than_the_checkpoint(tanh_checkpoint, toy_file, tmp_path, capsys):
-    """The run's data file replaced by one with 2-D x: evaluation names the file and both dimensions."""
+def rewrite_x(path, change) -> None:
+    with h5py.File(path, "r+") as f:
+        for split in ("train", "test"):
+            x = f[f"{split}/x"][()]
+            del f[f"{split}/x"]
+            f[f"{split}/x"] = change(x)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda x: np.hstack([x, x]), "has x of dimension 2; the network of {ckpt} takes 1"),
+        (lambda x: 2 * x, "the dataset's x statistics differ from those the model was trained on"),
+    ],
+    ids=["another dimension", "other statistics"],
+)
+def test_data_that_does_not_match_the_checkpoint(
+    change, message, tanh_checkpoint, toy_file, tmp_path, capsys
+):
+    """The run's data file replaced by another: evaluation refuses it, naming file and dimensions."""
     saved = toy_file.read_bytes()
     try:
-        with h5py.File(toy_file, "r+") as f:
-            for split in ("train", "test"):
-                x = f[f"{split}/x"][()]
-                del f[f"{split}/x"]
-                f[f"{split}/x"] = np.hstack([x, x])
+        rewrite_x(toy_file, change)
         fails(evaluate.main, f"ckpt={tanh_checkpoint}", f"hydra.run.dir={tmp_path}")
     finally:
         toy_file.write_bytes(saved)
     err = capsys.readouterr().err
-    assert f"data: {toy_file} has x of dimension 2; the network of {tanh_checkpoint} takes 1" in err
+    assert err.startswith("error: data: ") and message.format(ckpt=tanh_checkpoint) in err
 
 
 MEASUREMENT_CASES = {
