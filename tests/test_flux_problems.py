@@ -191,7 +191,10 @@ def test_report_of_a_noise_sweep_has_table_and_per_segment_figures(tmp_path):
 @pytest.mark.fem
 def test_linear_gaussian_posterior_matches_the_exact_one(tmp_path):
     """MATH §9 / PROBLEMS §2 exact check: advdiff without clipping on a coarse mesh, σ_n = 5 % of the mean
-    reading; the diffusion posterior's mean error, std and ±1σ coverage against the exact posterior's."""
+    reading; the diffusion posterior's mean error, std and ±1σ coverage against the exact posterior's.
+
+    The reverse SDE (λ = 1, 500 steps) from weight-averaged (EMA) parameters: with the same network the
+    probability-flow ODE gives a posterior about 20 % too wide (std ratio 1.20, coverage 0.77; README)."""
     make_data(tmp_path / "data", "problem.clip=false", "problem.n_train=9000", "problem.n_test=100")
     _, metrics = train(
         tmp_path,
@@ -199,13 +202,14 @@ def test_linear_gaussian_posterior_matches_the_exact_one(tmp_path):
         "problem.clip=false",
         "data.noise=0.05",
         "trainer.max_epochs=3000",
+        "callbacks=[default,ema]",
+        "sampler=sde",
+        "sampler.sde.steps=500",
         "evaluation.n_test=100",
         "evaluation.n_samples=300",
-        "sampler.ode.rtol=1e-4",
-        "sampler.ode.atol=1e-4",
-        timeout=3600,
+        timeout=5400,
     )
     print({k: v for k, v in metrics.items() if "seg_" not in k and "coverage_curve" not in k})
-    assert metrics["ode/exact/mean_err_ratio"] <= 1.1
-    assert 0.9 <= metrics["ode/exact/std_ratio"] <= 1.1
-    assert abs(metrics["ode/coverage/1sigma"] - 0.68) <= 0.05
+    assert metrics["sde/exact/mean_err_ratio"] <= 1.1
+    assert 0.9 <= metrics["sde/exact/std_ratio"] <= 1.1
+    assert abs(metrics["sde/coverage/1sigma"] - 0.68) <= 0.05
