@@ -13,7 +13,8 @@ tolerance by three standard devices:
 2. absorption: at each level the potentials are folded into the kernel ``K = exp((f + g - M)/reg)``
    once, so the iterations themselves are matrix–vector products, not exponentials;
 3. over-relaxation (Thibault et al. 2021, "Overrelaxed Sinkhorn–Knopp"): ``u ← u^{1-ω} (a / K v)^ω``
-   with ``1 ≤ ω < 2``, which cuts the iteration count several-fold near the fixed point.
+   with ``1 ≤ ω < 2``, which cuts the iteration count several-fold near the fixed point; if it overshoots
+   (non-finite scalings), the iterations restart from the last finite ones with ω halved towards 1.
 
 The fixed point is the one plain Sinkhorn converges to, so the value equals POT's at convergence
 (tested against ``ot.sinkhorn2(..., method="sinkhorn_log")``).
@@ -73,19 +74,21 @@ def sinkhorn_cost(
         relax = omega if final else 1.0
         level_tol = tol if final else level_tolerance
         violation = float("inf")
+        last_good = (u, v)
         for k in range(1, max_iterations - iterations + 1):
             v = v ** (1 - relax) * (b / (kernel.T @ u)) ** relax
             u = u ** (1 - relax) * (a / (kernel @ v)) ** relax
             iterations += 1
             if k % check_every == 0 or (not final and k == level_iterations):
                 violation = float((u * (kernel @ v) - a).abs().sum() + (v * (kernel.T @ u) - b).abs().sum())
+                if not math.isfinite(violation):  # over-relaxation overshot far from the fixed point
+                    if relax == 1.0:
+                        raise RuntimeError(f"Sinkhorn: scalings overflowed at reg {eps:.3g}")
+                    (u, v), relax = last_good, 1.0 + (relax - 1.0) / 2
+                    continue
+                last_good = (u, v)
                 if not final and k >= level_iterations and violation < level_tol or violation < tol:
                     break
-                if math.isnan(violation):
-                    raise RuntimeError(
-                        f"Sinkhorn: the kernel underflowed at reg {eps:.3g} (points {float(cost.max()):.3g} "
-                        "apart in squared distance); the point sets are too far apart for this reg"
-                    )
         if final:
             break
         f, g = f + eps * torch.log(u), g + eps * torch.log(v)
