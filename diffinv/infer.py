@@ -151,11 +151,9 @@ def posterior_samples(
     model.module.n_samples = n_samples
     (sampler, *_) = model.module.samplers.values()
     y_in = network_measurements(model.y_norm, np.nan_to_num(y, nan=0.0), mask)
-    if chunk_dir is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            x, _ = sample_in_batches(model.module, sampler, y_in, mask, seed, Path(tmp), chunk_size)
-    else:
-        x, _ = sample_in_batches(model.module, sampler, y_in, mask, seed, Path(chunk_dir), chunk_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        batches = Path(tmp if chunk_dir is None else chunk_dir)
+        x, _ = sample_in_batches(model.module, sampler, y_in, mask, seed, batches, chunk_size)
     return model.x_norm.inverse(x)
 
 
