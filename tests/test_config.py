@@ -64,6 +64,7 @@ def test_table2_experiment_has_paper_settings():
     assert set(cfg.sampler) == {"ode", "sde"}
     assert cfg.trainer.max_epochs == 10_000 and cfg.data.batch_size == 1000 and cfg.model.depth == 2
     assert cfg.evaluation.n_samples == 10_000
+    assert cfg.callbacks.ema.decay == 0.999  # measured choice: experiments/table2/paper_settings
     assert cfg.schedule.sigma_min == 0.001 and cfg.schedule.sigma_max == 12.0
     assert cfg.hydra.sweeper.params.formulation == "ve,vp"
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
