@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffinv.datamodule import MISSING_READING, PairedDataModule
+from diffinv.datamodule import MISSING_READING, PairedDataModule, ShuffledBatches
 from diffinv.h5data import DatasetError, Split, write_dataset
 
 
@@ -72,14 +72,27 @@ def test_noise_is_seeded_scaled_and_fresh_per_epoch(tmp_path):
     clean_mean = np.abs(dm.dataset.train.y_clean).mean()
     assert dm.noise_std == pytest.approx(0.1 * clean_mean)
     loader = dm.train_dataloader()
-    first, second = loader.make_epoch().double().numpy(), loader.make_epoch().double().numpy()
+    first, second = loader.make_epoch(0).double().numpy(), loader.make_epoch(1).double().numpy()
     residual = first - dm.dataset.train.y_clean
     assert residual.std() == pytest.approx(dm.noise_std, rel=0.05)
     assert not np.allclose(first, second)
-    again = loaded(path, noise=0.1, normalisation="none", seed=3).train_dataloader().make_epoch()
-    np.testing.assert_array_equal(first, again.double().numpy())
+    again = loaded(path, noise=0.1, normalisation="none", seed=3).train_dataloader().make_epoch(0)
+    np.testing.assert_array_equal(first, again.double().numpy())  # a function of (seed, epoch): resumable
     fixed = loaded(path, noise=0.1, normalisation="none", fresh_noise_each_epoch=False).train_dataloader()
-    np.testing.assert_array_equal(fixed.make_epoch().numpy(), fixed.make_epoch().numpy())
+    np.testing.assert_array_equal(fixed.make_epoch(0).numpy(), fixed.make_epoch(7).numpy())
+
+
+def test_batches_are_a_function_of_seed_and_epoch_and_shared_out_under_data_parallelism(tmp_path):
+    dm = loaded(make_file(tmp_path / "d.h5", n_train=4000), noise=0.1, seed=3)
+    one = dm.train_dataloader()
+    whole = [x for x, _, _ in one]
+    assert all(torch.equal(a, b) for a, b in zip(whole, [x for x, _, _ in one], strict=True))  # same epoch
+    halves = []
+    for rank in (0, 1):
+        shard = ShuffledBatches(one.x, one.make_epoch, None, one.batch_size, one.seed, one.epoch, rank, 2)
+        halves.append([x for x, _, _ in shard])
+    for batch, first, second in zip(whole, *halves, strict=True):
+        assert torch.equal(torch.cat([first, second]), batch)  # the two processes' shares make the batch
 
 
 def test_masked_readings_are_minus_one_after_normalisation(tmp_path):
