@@ -58,6 +58,11 @@ class Affine:
     def state(self) -> dict:
         return {"shift": self.shift.tolist(), "scale": self.scale.tolist()}
 
+    @classmethod
+    def from_state(cls, state: dict) -> Affine:
+        """The inverse of :meth:`state` (a checkpoint's normalisation)."""
+        return cls(shift=np.asarray(state["shift"]), scale=np.asarray(state["scale"]))
+
 
 def network_measurements(y_norm: Affine, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """Measurements (raw units) to network inputs: affine map, then -1 where the mask is off (MATH §8)."""
@@ -170,12 +175,10 @@ class PairedDataModule(pl.LightningDataModule):
         def epoch() -> int:
             return self.trainer.current_epoch if self.trainer is not None else 0
 
-        ranks = (
-            {}
-            if self.trainer is None
-            else {"rank": self.trainer.global_rank, "world_size": self.trainer.world_size}
+        rank, world_size = (
+            (0, 1) if self.trainer is None else (self.trainer.global_rank, self.trainer.world_size)
         )
-        return ShuffledBatches(x, make_epoch, mask, self.batch_size, self.seed, epoch, **ranks)
+        return ShuffledBatches(x, make_epoch, mask, self.batch_size, self.seed, epoch, rank, world_size)
 
     def test_dataloader(self) -> DataLoader:
         """One batch holding every normalised conditioning value y* (PROBLEMS §1), shape (n_cases, 1, m)."""

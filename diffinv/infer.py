@@ -79,9 +79,7 @@ def load_model(ckpt: str | Path, sampler: DictConfig | None = None) -> TrainedMo
     module.load_state_dict(checkpoint["state_dict"])
     module.eval()
     norm = checkpoint["diffinv"]["normalisation"]
-    x_norm, y_norm = (
-        Affine(shift=np.asarray(norm[k]["shift"]), scale=np.asarray(norm[k]["scale"])) for k in ("x", "y")
-    )
+    x_norm, y_norm = Affine.from_state(norm["x"]), Affine.from_state(norm["y"])
     return TrainedModel(module, x_norm, y_norm, config, str(ckpt), float(norm["noise_std"]))
 
 

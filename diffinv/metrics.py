@@ -72,7 +72,6 @@ def sinkhorn_cost(
         u = torch.ones(n, dtype=torch.float64)
         v = torch.ones(m, dtype=torch.float64)
         relax = omega if final else 1.0
-        level_tol = tol if final else level_tolerance
         violation = float("inf")
         last_good = (u, v)
         for k in range(1, max_iterations - iterations + 1):
@@ -87,7 +86,8 @@ def sinkhorn_cost(
                     (u, v), relax = last_good, 1.0 + (relax - 1.0) / 2
                     continue
                 last_good = (u, v)
-                if not final and k >= level_iterations and violation < level_tol or violation < tol:
+                level_done = not final and k >= level_iterations and violation < level_tolerance
+                if level_done or violation < tol:
                     break
         if final:
             break
