@@ -92,6 +92,7 @@ class FluxEvaluation:
                 samples[cases],
                 out / "figures" / f"flux_cases_{name}.png",
                 title=f"{name}: test cases {cases.tolist()}, noise σ_n = {datamodule.noise_std:.3g}",
+                mask=None if mask is None else mask[cases],
             )
         metrics["time/score_s"] = score_seconds
         plot_calibration(self.levels, curves, out / "figures" / "calibration.png")

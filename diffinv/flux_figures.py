@@ -13,13 +13,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.transforms import blended_transform_factory  # noqa: E402
+
+from data_gen.fem.layout import FLUX_END, SENSOR_LINES_Y, SENSOR_X  # noqa: E402
 
 WALLS = ("bottom wall (y = 0)", "top wall (y = 2)")
-FLUX_LENGTH = 7.0  # flux segments cover x in [0, 7] (PROBLEMS §2)
 
 
 def _segment_centres(n_per_wall: int) -> np.ndarray:
-    return (np.arange(n_per_wall) + 0.5) * FLUX_LENGTH / n_per_wall
+    return (np.arange(n_per_wall) + 0.5) * FLUX_END / n_per_wall
 
 
 def _save(fig, path: str | Path) -> Path:
@@ -31,11 +33,19 @@ def _save(fig, path: str | Path) -> Path:
     return path
 
 
-def plot_flux_cases(truth: np.ndarray | None, samples: np.ndarray, path: str | Path, title: str = "") -> Path:
+def plot_flux_cases(
+    truth: np.ndarray | None,
+    samples: np.ndarray,
+    path: str | Path,
+    title: str = "",
+    mask: np.ndarray | None = None,
+) -> Path:
     """True flux, posterior mean and ±1 std band for a few test cases (paper Figs. 7, 13, 16).
 
     ``truth`` (n_cases, 2k) or None (a user's measurement: no true flux to draw), ``samples``
-    (n_cases, n_samples, 2k).
+    (n_cases, n_samples, 2k), ``mask`` (n_cases, 30) sensor masks of a many-operator model (Fig. 13): the
+    switched-off sensors of the line nearer each wall (y = 0.5 for the bottom, 1.5 for the top) are marked ×
+    on that wall's x axis.
     """
     n_cases, _, d = samples.shape
     k = d // 2
@@ -51,12 +61,20 @@ def plot_flux_cases(truth: np.ndarray | None, samples: np.ndarray, path: str | P
             ax.fill_between(
                 xc, mean[i, sl] - std[i, sl], mean[i, sl] + std[i, sl], color="C0", alpha=0.25, label="±1 std"
             )
-            ax.set_ylabel(f"case {i}: q")
+            if mask is not None:
+                off = ~mask[i, w * len(SENSOR_X) : (w + 1) * len(SENSOR_X)].astype(bool)
+                on_axis = blended_transform_factory(ax.transData, ax.transAxes)
+                ax.plot(SENSOR_X[off], np.zeros(off.sum()), "x", color="red", ms=7, mew=2, clip_on=False,
+                        transform=on_axis, label=f"sensor off (y = {SENSOR_LINES_Y[w]})")  # fmt: skip
+            off_count = "" if mask is None else f" ({int((~mask[i].astype(bool)).sum())} sensors off)"
+            ax.set_ylabel(f"case {i}: q" + (off_count if w == 0 else ""))
             if i == 0:
                 ax.set_title(WALLS[w])
     axes[-1, 0].set_xlabel("x")
     axes[-1, 1].set_xlabel("x")
     axes[0, 0].legend(fontsize=8)
+    if mask is not None:
+        axes[0, 1].legend(fontsize=8)
     if title:
         fig.suptitle(title)
     return _save(fig, path)

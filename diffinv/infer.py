@@ -171,7 +171,8 @@ def infer(cfg: DictConfig) -> dict:
     shown = x[:N_FIGURE_MEASUREMENTS]
     title = f"{model.config.problem.name}: posterior given {Path(cfg.measurement).name} ({sampler_name})"
     if model.module.network.x_dim > 1:
-        plot_flux_cases(None, shown, out / "figures" / "posterior.png", title=title)
+        shown_mask = None if mask is None else mask[:N_FIGURE_MEASUREMENTS]
+        plot_flux_cases(None, shown, out / "figures" / "posterior.png", title=title, mask=shown_mask)
     else:
         save_figure(posterior_histograms(shown, title), out / "figures" / "posterior.png")
     summary = {

@@ -72,12 +72,15 @@ def test_shape_errors_are_named():
 
 
 def test_flux_figures_are_written(problem, tmp_path):
+    import matplotlib.pyplot as plt
     from diffinv.flux_figures import plot_calibration, plot_flux_cases, plot_per_segment_vs_noise
 
     rng = np.random.default_rng(1)
     truth, samples = rng.random((3, 30)), rng.random((3, 50, 30))
+    mask = rng.random((3, 30)) < 0.7
     paths = [
         plot_flux_cases(truth, samples, tmp_path / "cases.png", title="three cases"),
+        plot_flux_cases(truth, samples, tmp_path / "masked.png", title="three cases", mask=mask),
         plot_per_segment_vs_noise(
             np.array([0, 0.1, 0.2]),
             rng.random((3, 30)),
@@ -89,6 +92,13 @@ def test_flux_figures_are_written(problem, tmp_path):
     ]
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+    def red_pixels(path):
+        rgb = plt.imread(path)[..., :3]
+        return int(((rgb[..., 0] > 0.8) & (rgb[..., 1] < 0.3) & (rgb[..., 2] < 0.3)).sum())
+
+    assert red_pixels(tmp_path / "cases.png") == 0
+    assert red_pixels(tmp_path / "masked.png") > 20 * (~mask).sum()  # each switched-off sensor a red ×
 
 
 def test_exact_comparison_handles_noise_free_ill_conditioned_maps(problem):
