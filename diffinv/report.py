@@ -80,6 +80,17 @@ def table(rows: list[dict], key: str, with_floor: bool) -> str:
     return "\n".join(lines)
 
 
+def exact_reference_section(rows: list[dict]) -> list[str]:
+    """The Sinkhorn table against the exact reference, when some run computed it
+    (``evaluation.exact_sinkhorn``; ``experiment=table2`` skips it)."""
+    if not any("sinkhorn_exact/mean" in r for r in rows):
+        return []
+    return [
+        "Against the exact reference p(x | y*) (inverse-CDF sample of the band's size):",
+        table(rows, "sinkhorn_exact/mean", with_floor=False),
+    ]
+
+
 def paper_table(rows: list[dict]) -> str:
     problems = sorted({r["problem"] for r in rows}, key=["tanh", "bimodal", "spiral"].index)
     lines = ["| formulation | sampler | " + " | ".join(problems) + " |", "|---|---|" + "---|" * len(problems)]
@@ -146,8 +157,7 @@ def report(directory: Path, out: Path) -> str:
             "(test pairs with |y - y*| < 0.05), mean over the four y*; beside it the floor (an exact sample "
             "of the same size against the same band reference) and the ratio to the floor (PROBLEMS §1).",
             table(rows, "sinkhorn/mean", with_floor=True),
-            "Against the exact reference p(x | y*) (inverse-CDF sample of the band's size):",
-            table(rows, "sinkhorn_exact/mean", with_floor=False),
+            *exact_reference_section(rows),
             "Exact squared 1-D Wasserstein-2 distance to the exact reference:",
             table(rows, "w2/mean", with_floor=False),
             "The paper's Table 2 (its datasets, same metric), for comparison:",

@@ -4,6 +4,7 @@ and SDE samplers, CSV and offline W&B loggers), ``diffinv.evaluate`` on its chec
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -105,5 +106,15 @@ def test_report_puts_the_floor_beside_each_cell(trained_run, tmp_path):
     assert (
         f"| VE | ODE | {metrics['ode/sinkhorn/mean']:.4f} (floor {metrics['sinkhorn_floor/mean']:.4f}" in text
     )
-    assert "| VE | SDE |" in text
+    assert "| VE | SDE |" in text and "Against the exact reference" in text
     assert (tmp_path / "report.md").is_file() and (tmp_path / "sinkhorn_vs_floor.png").is_file()
+
+    # a run scored without the exact-reference Sinkhorn (experiment=table2): no table of blanks
+    no_exact = tmp_path / "no_exact"
+    no_exact.mkdir()
+    shutil.copy(run / "config.yaml", no_exact)
+    kept = {k: v for k, v in metrics.items() if "sinkhorn_exact" not in k}
+    (no_exact / "metrics.json").write_text(json.dumps(kept))
+    text = report(no_exact, tmp_path / "no_exact_report")
+    assert "Against the exact reference" not in text and "not computed" not in text
+    assert f"| VE | ODE | {metrics['ode/w2/mean']:.4f} |" in text
