@@ -120,3 +120,34 @@ def plot_calibration(levels: np.ndarray, coverages: dict[str, np.ndarray], path:
     ax.set_ylabel("empirical coverage")
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def plot_sweep_summary(curves: dict[str, dict[str, np.ndarray]], path: str | Path, title: str = "") -> Path:
+    """Segment means against noise, one line per (problem, formulation, sampler) label: error of the posterior
+    mean, posterior std with the prior std dashed, and ±1σ/±2σ coverage with the nominal 0.683/0.954 dashed.
+
+    ``curves[label]`` holds equal-length arrays ``noise``, ``rel_mae``, ``post_std``, ``prior_std``,
+    ``coverage_1sigma``, ``coverage_2sigma``.
+    """
+    fig, (ax_err, ax_std, ax_cov) = plt.subplots(1, 3, figsize=(15, 4.2))
+    for i, (label, c) in enumerate(curves.items()):
+        colour = f"C{i % 10}"
+        ax_err.plot(c["noise"], c["rel_mae"], "o-", ms=3, color=colour, label=label)
+        ax_std.plot(c["noise"], c["post_std"], "o-", ms=3, color=colour, label=label)
+        ax_std.plot(c["noise"], c["prior_std"], "--", lw=0.8, color=colour)
+        ax_cov.plot(c["noise"], c["coverage_1sigma"], "o-", ms=3, color=colour, label=f"{label} ±1σ")
+        ax_cov.plot(c["noise"], c["coverage_2sigma"], "s:", ms=3, color=colour, label=f"{label} ±2σ")
+    for nominal in (0.6827, 0.9545):
+        ax_cov.axhline(nominal, color="k", ls="--", lw=0.8)
+    ax_err.set_ylabel("relative error of the posterior mean (segment mean)")
+    ax_std.set_ylabel("posterior std (segment mean; dashed: prior std)")
+    ax_cov.set_ylabel("coverage of the ±1σ (o) and ±2σ (s) intervals")
+    for ax in (ax_err, ax_std, ax_cov):
+        ax.set_xscale("symlog", linthresh=0.01)  # the sweep starts at 0 and spans 0.01 to 0.5
+        ax.set_xlim(left=0)
+        ax.set_xlabel("noise level σ_n (fraction of mean reading)")
+    ax_err.set_ylim(bottom=0)
+    ax_err.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)

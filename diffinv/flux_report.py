@@ -1,6 +1,7 @@
 """The noise-sweep report of the boundary-flux problems (PROBLEMS §2–4, §5; paper Figs. 9, 11, 14, 17–20):
 per (problem, formulation, sampler), the per-segment error and posterior std against the noise level
-(prior std dashed) and a markdown table. ``rows`` are :func:`diffinv.report.collect`'s, one per
+(prior std dashed), a summary figure of the segment means and coverage against noise for every
+(problem, formulation, sampler), and a markdown table. ``rows`` are :func:`diffinv.report.collect`'s, one per
 (run, sampler); every number comes from the runs' ``metrics.json`` and ``config.yaml``."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffinv.flux_figures import plot_per_segment_vs_noise
+from diffinv.flux_figures import plot_per_segment_vs_noise, plot_sweep_summary
 from diffinv.rundir import write_text
 
 N_SEGMENTS = 30  # 15 bottom then 15 top wall segments (PROBLEMS §2)
@@ -61,14 +62,32 @@ def table(groups: dict[tuple, list[dict]]) -> str:
     return "\n".join(lines)
 
 
+def summary_curves(groups: dict[tuple, list[dict]]) -> dict[str, dict[str, np.ndarray]]:
+    """Per (problem, formulation, sampler): the segment means of :func:`plot_sweep_summary` against noise."""
+    keys = {
+        "rel_mae": "rel_mae/mean",
+        "post_std": "post_std/mean",
+        "prior_std": "prior_std/mean",
+        "coverage_1sigma": "coverage/1sigma",
+        "coverage_2sigma": "coverage/2sigma",
+    }
+    return {
+        " ".join(cell): {"noise": np.array([r["noise"] for r in group])}
+        | {name: np.array([r[key] for r in group]) for name, key in keys.items()}
+        for cell, group in groups.items()
+    }
+
+
 def report(rows: list[dict], directory: Path, out: Path) -> str:
     groups = curves(rows)
+    plot_sweep_summary(summary_curves(groups), out / "summary.png", title=str(directory))
     sections = [
         f"# Boundary-flux report for `{directory}`",
         "Per run and sampler: relative mean absolute error of the posterior mean (mean over segments), mean "
         "posterior std and the prior std (std of the true flux over the test set), coverage of the ±1σ/±2σ "
         "intervals and, for the linear–Gaussian variant, the ratios to the exact posterior (PROBLEMS §2).",
         table(groups),
+        "![error, std and coverage against noise, every problem, formulation and sampler](summary.png)",
     ]
     for (problem, form, sampler), group in groups.items():
         stem = f"{problem}_{form}_{sampler}".replace("κ", "kappa")

@@ -179,7 +179,7 @@ def test_report_of_a_noise_sweep_has_table_and_per_segment_figures(tmp_path):
         "| advdiff | VP | ODE | 0 | 0.0625 | 0.1000 | 0.8000 | 0.680 | 0.950 | 11 | 7 | 13 |"
     )
     assert rows[1].startswith("| advdiff | VP | ODE | 0.1 | 0.2500 |") and len(rows) == 2
-    for name in ("advdiff_VP_ODE_rel_mae.png", "advdiff_VP_ODE_post_std.png"):
+    for name in ("advdiff_VP_ODE_rel_mae.png", "advdiff_VP_ODE_post_std.png", "summary.png"):
         assert (tmp_path / "out" / name).read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "out" / "report.md").read_text() == text + "\n"
     fake_flux_run(sweep / "2", noise=0.1, rel_mae=0.3)
