@@ -95,7 +95,8 @@ class FluxEvaluation:
                 mask=None if mask is None else mask[cases],
             )
         metrics["time/score_s"] = score_seconds
-        plot_calibration(self.levels, curves, out / "figures" / "calibration.png")
+        calibration_title = f"{len(truth)} test cases, noise σ_n = {datamodule.noise_std:.3g}"
+        plot_calibration(self.levels, curves, out / "figures" / "calibration.png", title=calibration_title)
         write_samples(out / "samples.h5", truth, y, mask, cases, summaries, datamodule.noise_std)
         shutil.rmtree(out / CHUNK_DIR)  # samples.h5 holds what is kept
         return metrics

@@ -110,9 +110,13 @@ def plot_per_segment_vs_noise(
     return _save(fig, path)
 
 
-def plot_calibration(levels: np.ndarray, coverages: dict[str, np.ndarray], path: str | Path) -> Path:
+def plot_calibration(
+    levels: np.ndarray, coverages: dict[str, np.ndarray], path: str | Path, title: str = ""
+) -> Path:
     """Empirical coverage of central credible intervals against the nominal level (diagonal = calibrated)."""
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    if title:
+        ax.set_title(title, fontsize=9)
     ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="calibrated")
     for label, cov in coverages.items():
         ax.plot(levels, cov, "o-", ms=3, label=label)
