@@ -73,6 +73,7 @@ def test_shape_errors_are_named():
 
 def test_flux_figures_are_written(problem, tmp_path):
     import matplotlib.pyplot as plt
+
     from diffinv.flux_figures import plot_calibration, plot_flux_cases, plot_per_segment_vs_noise
 
     rng = np.random.default_rng(1)
