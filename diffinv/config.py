@@ -63,6 +63,12 @@ def validate(cfg: DictConfig) -> None:
     if not cfg.sampler:
         raise ConfigError("sampler: no sampler selected (e.g. sampler=ode or sampler=[ode,sde])")
     for name, sampler_cfg in cfg.sampler.items():
+        if "_target_" not in sampler_cfg:  # values set for a sampler the sampler group did not select
+            raise ConfigError(
+                f"sampler.{name}: {sorted(sampler_cfg)} set, but {name!r} is not a selected sampler (selected: "
+                f"{[k for k in cfg.sampler if '_target_' in cfg.sampler[k]]}); select it (sampler=[{name},...]) "
+                f"or drop the values with ~sampler.{name} (debug=fast sets sampler.ode tolerances)"
+            )
         sampler = _build(f"sampler.{name}", sampler_cfg)
         _call(f"sampler.{name}", sampler_cfg, sampler, formulation)
 

@@ -80,6 +80,7 @@ def test_table2_experiment_has_paper_settings():
         (["sampler.ode.method=euler"], "sampler.ode.steps"),
         (["sampler=sde", "sampler.sde.lam=-1"], "sampler.sde.lam"),
         (["sampler=sde", "sampler.sde.steps=0"], "sampler.sde.steps"),
+        (["sampler=sde", "debug=fast"], "sampler.ode"),  # ODE tolerances set, the ODE not selected
         (["data.noise=-0.1"], "data.noise"),
         (["data.normalisation=zscore"], "data.normalisation"),
         (["data.batch_size=0"], "data.batch_size"),

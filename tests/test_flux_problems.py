@@ -204,6 +204,7 @@ def test_linear_gaussian_posterior_matches_the_exact_one(tmp_path):
         "trainer.max_epochs=3000",
         "callbacks=[default,ema]",
         "sampler=sde",
+        "~sampler.ode",  # debug=fast's ODE tolerances: no ODE here
         "sampler.sde.steps=500",
         "evaluation.n_test=100",
         "evaluation.n_samples=300",
