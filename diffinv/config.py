@@ -62,12 +62,13 @@ def validate(cfg: DictConfig) -> None:
     _build("model", cfg.model)
     if not cfg.sampler:
         raise ConfigError("sampler: no sampler selected (e.g. sampler=ode or sampler=[ode,sde])")
+    selected = [name for name, node in cfg.sampler.items() if "_target_" in node]
     for name, sampler_cfg in cfg.sampler.items():
-        if "_target_" not in sampler_cfg:  # values set for a sampler the sampler group did not select
+        if name not in selected:  # values set for a sampler the sampler group did not select
             raise ConfigError(
-                f"sampler.{name}: {sorted(sampler_cfg)} set, but {name!r} is not a selected sampler (selected: "
-                f"{[k for k in cfg.sampler if '_target_' in cfg.sampler[k]]}); select it (sampler=[{name},...]) "
-                f"or drop the values with ~sampler.{name} (debug=fast sets sampler.ode tolerances)"
+                f"sampler.{name}: {sorted(sampler_cfg)} set, but {name!r} is not a selected sampler "
+                f"(selected: {selected}); select it (sampler=[{name},...]) or drop the values with "
+                f"~sampler.{name} (debug=fast sets sampler.ode tolerances)"
             )
         sampler = _build(f"sampler.{name}", sampler_cfg)
         _call(f"sampler.{name}", sampler_cfg, sampler, formulation)
