@@ -51,8 +51,12 @@ def plot_flux_cases(
     k = d // 2
     xc = _segment_centres(k)
     mean, std = samples.mean(axis=1), samples.std(axis=1, ddof=1)
+    off = None if mask is None else ~np.asarray(mask, dtype=bool)  # switched-off sensors, 15 per line
     fig, axes = plt.subplots(n_cases, 2, figsize=(10, 2.6 * n_cases), sharex=True, squeeze=False)
     for i in range(n_cases):
+        off_count = "" if off is None else f" ({int(off[i].sum())} sensors off)"
+        axes[i, 0].set_ylabel(f"case {i}: q{off_count}")
+        axes[i, 1].set_ylabel(f"case {i}: q")
         for w in range(2):
             ax, sl = axes[i, w], slice(w * k, (w + 1) * k)
             if truth is not None:
@@ -61,19 +65,26 @@ def plot_flux_cases(
             ax.fill_between(
                 xc, mean[i, sl] - std[i, sl], mean[i, sl] + std[i, sl], color="C0", alpha=0.25, label="±1 std"
             )
-            if mask is not None:
-                off = ~mask[i, w * len(SENSOR_X) : (w + 1) * len(SENSOR_X)].astype(bool)
+            if off is not None:
+                line_off = off[i, w * len(SENSOR_X) : (w + 1) * len(SENSOR_X)]
                 on_axis = blended_transform_factory(ax.transData, ax.transAxes)
-                ax.plot(SENSOR_X[off], np.zeros(off.sum()), "x", color="red", ms=7, mew=2, clip_on=False,
-                        transform=on_axis, label=f"sensor off (y = {SENSOR_LINES_Y[w]})")  # fmt: skip
-            off_count = "" if mask is None else f" ({int((~mask[i].astype(bool)).sum())} sensors off)"
-            ax.set_ylabel(f"case {i}: q" + (off_count if w == 0 else ""))
+                ax.plot(
+                    SENSOR_X[line_off],
+                    np.zeros(line_off.sum()),
+                    "x",
+                    color="red",
+                    ms=7,
+                    mew=2,
+                    clip_on=False,
+                    transform=on_axis,
+                    label=f"sensor off (y = {SENSOR_LINES_Y[w]})",
+                )
             if i == 0:
                 ax.set_title(WALLS[w])
     axes[-1, 0].set_xlabel("x")
     axes[-1, 1].set_xlabel("x")
     axes[0, 0].legend(fontsize=8)
-    if mask is not None:
+    if off is not None:
         axes[0, 1].legend(fontsize=8)
     if title:
         fig.suptitle(title)
