@@ -38,7 +38,7 @@ test-all: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m diffinv.train
 
-# Paper Table 2 (PROBLEMS §1): 3 problems x {VE, VP} trained once each, sampled with ODE and SDE (joblib multirun),
+# Paper Table 2 (docs/problems.md §1): 3 problems x {VE, VP} trained once each, sampled with ODE and SDE (joblib multirun),
 # then the report in the paper's layout. TABLE2_ARGS=trainer.max_epochs=2000 for a shorter run.
 TABLE2_ARGS ?=
 table2: $(STAMP)

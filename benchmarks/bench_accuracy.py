@@ -4,14 +4,14 @@ posterior (issue 6): a table to choose a sampler from.
     python -m benchmarks.bench_accuracy            # 10 test cases x 300 samples, full sampler grid
     python -m benchmarks.bench_accuracy --quick    # 4 cases x 100 samples, a few samplers
 
-The score is the EXACT one (:class:`diffinv.exact.ConditionalGaussianEps` on the normalised joint of the
+The score is the EXACT one (:class:`diffinv.core.exact.ConditionalGaussianEps` on the normalised joint of the
 linear–Gaussian advection data, ``advdiff_noclip.h5``, noise 5 %), so the table isolates the sampler's
 error from the network's. Columns: NFE = calls of the score function (each call evaluates the whole
 batch), counted by a wrapper; seconds of the exact-score run; the estimated seconds with the advection
 network instead (NFE x one timed ScoreMLP call on the same batch); std ratio (sampled / exact posterior
 std, 1 is perfect), mean offset (|sample mean - exact mean| in exact-std units, averaged over cases and
 segments), W1/std (per-segment Wasserstein-1 to an exact sample of the same size, in exact-std units) —
-the last three from :func:`diffinv.posterior_metrics.exact_comparison` conventions; the "exact sample"
+the last three from :func:`diffinv.problems.flux.metrics.exact_comparison` conventions; the "exact sample"
 row is the Monte Carlo floor at this sample size.
 """
 
@@ -26,12 +26,12 @@ import numpy as np
 import torch
 
 from benchmarks.harness import report, set_threads, standard_args
-from diffinv.datamodule import PairedDataModule
-from diffinv.exact import ConditionalGaussianEps, linear_gaussian_posterior
-from diffinv.formulations import VE, VP
-from diffinv.networks import ScoreMLP
-from diffinv.posterior_metrics import exact_comparison
-from diffinv.samplers import conditional_score, sample_ode, sample_sde
+from diffinv.core.exact import ConditionalGaussianEps, linear_gaussian_posterior
+from diffinv.core.formulations import VE, VP
+from diffinv.core.networks import ScoreMLP
+from diffinv.core.samplers import conditional_score, sample_ode, sample_sde
+from diffinv.data.datamodule import PairedDataModule
+from diffinv.problems.flux.metrics import exact_comparison
 
 FULL_GRID = [
     ("ode rk45", {"tol": 1e-3}),

@@ -29,9 +29,9 @@ from benchmarks.harness import (
     set_threads,
     standard_args,
 )
-from diffinv.formulations import VP
-from diffinv.networks import ScoreMLP
-from diffinv.samplers import conditional_score, sample_ode, sample_sde
+from diffinv.core.formulations import VP
+from diffinv.core.networks import ScoreMLP
+from diffinv.core.samplers import conditional_score, sample_ode, sample_sde
 
 D = 30
 

@@ -6,13 +6,13 @@ budget (epochs, batch 1000), scored against the exact posterior.
     python -m benchmarks.bench_sbi            # 200 epochs each; 20 test cases x 500 samples
     python -m benchmarks.bench_sbi --quick    # 3 epochs each; 3 cases x 100 samples
 
-Ours: :class:`diffinv.module.ScoreModule` (ScoreMLP 30 -> 30, 4 x 256, VE σ ∈ [0.001, 5], Adam 1e-3) by
-``pl.Trainer`` on :class:`~diffinv.datamodule.PairedDataModule` (min–max normalisation, fresh noise each
+Ours: :class:`diffinv.training.module.ScoreModule` (ScoreMLP 30 -> 30, 4 x 256, VE σ ∈ [0.001, 5], Adam 1e-3) by
+``pl.Trainer`` on :class:`~diffinv.data.datamodule.PairedDataModule` (min–max normalisation, fresh noise each
 epoch); sampled with the ODE (rk45, 1e-5) and the SDE (500 steps), all test cases in one batch. sbi:
 ``NPSE(prior=N(μ, K), sde_type="ve")`` with its default MLP score network, ``train(training_batch_size=1000,
 max_num_epochs=E, stop_after_epochs=E)`` (no early stop; sbi holds out 10 % for validation and draws the
 noise once), ``build_posterior()`` with its default sampler, ``sample_batched`` over the test cases.
-Accuracy (:func:`diffinv.posterior_metrics.exact_comparison`): std ratio (1 is perfect), mean error ratio
+Accuracy (:func:`diffinv.problems.flux.metrics.exact_comparison`): std ratio (1 is perfect), mean error ratio
 (|sampled mean - truth| over |exact mean - truth|, 1 is perfect), W1/std. Sampling time for 10^6 samples
 is EXTRAPOLATED from the timed ``cases x samples`` run (per-sample rate), as the note says.
 """
@@ -31,9 +31,9 @@ import torch
 from benchmarks.bench_accuracy import LinearGaussianCase
 from benchmarks.bench_training import make_trainer, network, quiet_lightning
 from benchmarks.harness import report, set_threads, standard_args
-from diffinv.formulations import VE
-from diffinv.module import ScoreModule
-from diffinv.samplers import conditional_score, sample_ode, sample_sde
+from diffinv.core.formulations import VE
+from diffinv.core.samplers import conditional_score, sample_ode, sample_sde
+from diffinv.training.module import ScoreModule
 
 N_TARGET = 1_000_000
 

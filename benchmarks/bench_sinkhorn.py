@@ -1,4 +1,4 @@
-"""Seconds per y* of the Sinkhorn metric: :func:`diffinv.metrics.sinkhorn_cost` against plain POT
+"""Seconds per y* of the Sinkhorn metric: :func:`diffinv.problems.densities.metrics.sinkhorn_cost` against plain POT
 ``ot.sinkhorn2(a, b, M, reg=0.01, method="sinkhorn_log")`` on the same points (issue 6).
 
     python -m benchmarks.bench_sinkhorn            # POT at 1,000 x 250; ours alone at 10,000 x 2,000
@@ -18,7 +18,7 @@ import numpy as np
 import ot
 
 from benchmarks.harness import interleaved_medians, report, set_threads, standard_args
-from diffinv.metrics import sinkhorn_cost
+from diffinv.problems.densities.metrics import sinkhorn_cost
 
 REG = 0.01
 

@@ -1,15 +1,15 @@
 """Training-step throughput of the advection network: the Lightning path against a bare PyTorch loop
 (issue 6). Same network (ScoreMLP 30 -> 30, 4 hidden layers of 256, conf/model/mlp.yaml), VE
 formulation, Adam (lr 1e-3), ``dsm_loss``, batch 1000, and the same device-resident batches
-(:class:`diffinv.datamodule.PairedDataModule` on the advection file: 9,000 pairs, noise 5 %).
+(:class:`diffinv.data.datamodule.PairedDataModule` on the advection file: 9,000 pairs, noise 5 %).
 
     python -m benchmarks.bench_training            # 10 epochs per run, 3 interleaved repeats
     python -m benchmarks.bench_training --quick    # 2 epochs per run, 2 repeats
 
 Candidates, each timed over a whole run of ``--epochs`` epochs:
 - bare loop: ``for x, y, mask in batches: loss = dsm_loss(...); backward; step`` on the datamodule's
-  :class:`~diffinv.datamodule.ShuffledBatches`;
-- Lightning, lean: ``pl.Trainer.fit`` on :class:`diffinv.module.ScoreModule` with progress bar, logger,
+  :class:`~diffinv.data.datamodule.ShuffledBatches`;
+- Lightning, lean: ``pl.Trainer.fit`` on :class:`diffinv.training.module.ScoreModule` with progress bar, logger,
   checkpointing and model summary off;
 - Lightning, as ``diffinv.train`` runs it: CSV logger and the progress bar (refresh 10) on.
 
@@ -34,12 +34,12 @@ import pytorch_lightning as pl
 import torch
 
 from benchmarks.harness import interleaved_medians, report, set_threads, standard_args
-from diffinv.datamodule import PairedDataModule
-from diffinv.formulations import VE
-from diffinv.h5data import Split, write_dataset
-from diffinv.losses import dsm_loss
-from diffinv.module import ScoreModule
-from diffinv.networks import ScoreMLP
+from diffinv.core.formulations import VE
+from diffinv.core.losses import dsm_loss
+from diffinv.core.networks import ScoreMLP
+from diffinv.data.datamodule import PairedDataModule
+from diffinv.data.schema import Split, write_dataset
+from diffinv.training.module import ScoreModule
 
 D = 30
 PAPER_EPOCHS = 10_000

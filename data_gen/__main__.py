@@ -1,4 +1,4 @@
-"""``python -m data_gen problem=NAME [key=value ...]``: write one paired dataset (DESIGN.md, Entry points).
+"""``python -m data_gen problem=NAME [key=value ...]``: write one paired dataset (docs/design.md §3).
 
 Generic: the problem's config names its generator under ``problem.generate`` (a ``_target_`` called with
 the whole config), so a new problem is one yaml in ``conf/data_gen/problem/`` plus its generator function.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from data_gen.config import register_resolvers
-from diffinv.cli import exits_on_bad_input
+from diffinv.run.errors import exits_on_bad_input
+from diffinv.run.resolvers import register_resolvers
 
 register_resolvers()
 

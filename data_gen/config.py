@@ -1,20 +1,15 @@
-"""The ``conf/data_gen`` config tree: its OmegaConf resolvers and in-process composition."""
+"""The ``conf/data_gen`` config tree composed in-process (the resolvers are diffinv's)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
+
+from diffinv.run.resolvers import register_resolvers
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "data_gen"
-
-
-def register_resolvers() -> None:
-    """``${data_gen.noclip_suffix:${problem.clip}}`` → ``""`` or ``"_noclip"`` (file names never collide)."""
-    OmegaConf.register_new_resolver(
-        "data_gen.noclip_suffix", lambda clip: "" if clip else "_noclip", replace=True
-    )
 
 
 def compose_config(*overrides: str, config_name: str = "config") -> DictConfig:

@@ -1,9 +1,9 @@
 """``python -m diffinv.evaluate ckpt=PATH [sampler=...] [evaluation.n_samples=...]``: sample and score again
-from a checkpoint (DESIGN.md, Entry points), e.g. with another sampler, into a new run directory.
+from a checkpoint (docs/design.md §3), e.g. with another sampler, into a new run directory.
 
 The checkpoint is read with ``torch.load(weights_only=True)``: tensors and plain containers only. The run's
 resolved config travels inside it (``checkpoint["diffinv"]``); ``sampler`` and ``evaluation`` keys given
-here replace the run's. ``resume=DIR`` continues a killed evaluation in ``DIR`` (:mod:`diffinv.resume`).
+here replace the run's. ``resume=DIR`` continues a killed evaluation in ``DIR`` (:mod:`diffinv.run.resume`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from diffinv.cli import exits_on_bad_input
-from diffinv.config import ConfigError, validate
-from diffinv.module import read_checkpoint
-from diffinv.resume import completed_metrics, start_run_dir
-from diffinv.rundir import write_json
+from diffinv.run.errors import ConfigError, exits_on_bad_input
+from diffinv.run.files import write_json
+from diffinv.run.resume import completed_metrics, start_run_dir
+from diffinv.run.validation import validate
 from diffinv.train import build_module, ensure_dataset, sample_and_score
+from diffinv.training.module import read_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ and ``figures/posterior.png`` into the run directory. In Python::
 
 A measurement file holds one measurement per row: CSV (comma-separated, ``nan`` allowed), NPY (read without
 pickle) or HDF5 (dataset ``measurement_key``, default ``y``). A NaN reading means "this sensor is off": a
-many-operator model (trained with masks, MATH §8) conditions on the others; a single-operator model refuses
+many-operator model (trained with masks, docs/math.md §8) conditions on the others; a single-operator model refuses
 it. Readings must carry the noise level the model was trained for (``data.noise`` of its run).
 """
 
@@ -31,16 +31,16 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from diffinv.cli import exits_on_bad_input
-from diffinv.config import validate
-from diffinv.datamodule import Affine, network_measurements
-from diffinv.figures import posterior_histograms
-from diffinv.flux_evaluation import CHUNK_DIR, sample_in_batches
-from diffinv.flux_figures import plot_flux_cases
-from diffinv.module import ScoreModule, read_checkpoint
-from diffinv.resume import completed_metrics, start_run_dir
-from diffinv.rundir import save_figure, write_atomic, write_json
+from diffinv.data.datamodule import Affine, network_measurements
+from diffinv.problems.densities.figures import posterior_histograms
+from diffinv.problems.flux.evaluator import CHUNK_DIR, sample_in_batches
+from diffinv.problems.flux.figures import plot_flux_cases
+from diffinv.run.errors import exits_on_bad_input
+from diffinv.run.files import save_figure, write_atomic, write_json
+from diffinv.run.resume import completed_metrics, start_run_dir
+from diffinv.run.validation import validate
 from diffinv.train import build_module, register_resolvers
+from diffinv.training.module import ScoreModule, read_checkpoint
 
 log = logging.getLogger(__name__)
 register_resolvers()

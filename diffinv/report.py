@@ -1,7 +1,7 @@
 """``python -m diffinv.report DIR [--out DIR]``: a run or a multirun directory to a markdown report in the
 paper's Table 2 layout (formulation × sampler rows, problem columns, the floor beside each cell) and a
-figure (PROBLEMS §1, §5). Every number comes from the runs' ``metrics.json`` and ``config.yaml``.
-Boundary-flux runs (PROBLEMS §2–4) get the noise-sweep report of :mod:`diffinv.flux_report` instead."""
+figure (docs/problems.md §1, §5). Every number comes from the runs' ``metrics.json`` and ``config.yaml``.
+Boundary-flux runs (docs/problems.md §2–4) get the noise-sweep report of :mod:`diffinv.problems.flux.report` instead."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from diffinv import flux_report  # noqa: E402
-from diffinv.rundir import save_figure, write_text  # noqa: E402
+from diffinv.problems.flux import report as flux_report  # noqa: E402
+from diffinv.run.files import save_figure, write_text  # noqa: E402
 
 FORMULATION_NAMES = {"VE": "VE", "VP": "VP", "VPFamily": "VP-κ"}
-# Paper Table 2 as quoted in PROBLEMS §1 (their datasets, same metric), shown for comparison.
+# Paper Table 2 as quoted in docs/problems.md §1 (their datasets, same metric), shown for comparison.
 PAPER = {
     ("VE", "ODE"): {"tanh": 0.051, "bimodal": 0.059, "spiral": 0.047},
     ("VE", "SDE"): {"tanh": 0.040, "bimodal": 0.043, "spiral": 0.052},
@@ -142,7 +142,7 @@ def figure(rows: list[dict]):
 
 def report(directory: Path, out: Path) -> str:
     rows = collect(find_runs(directory))
-    if "rel_mae/mean" in rows[0]:  # boundary-flux runs (PROBLEMS §2–4)
+    if "rel_mae/mean" in rows[0]:  # boundary-flux runs (docs/problems.md §2–4)
         return flux_report.report(rows, directory, out)
     seen: dict = {}
     for r in rows:
@@ -155,7 +155,7 @@ def report(directory: Path, out: Path) -> str:
             f"# Table 2 report for `{directory}`",
             "Sinkhorn distance (POT's `sinkhorn2`, reg 0.01, converged) against the band reference "
             "(test pairs with |y - y*| < 0.05), mean over the four y*; beside it the floor (an exact sample "
-            "of the same size against the same band reference) and the ratio to the floor (PROBLEMS §1).",
+            "of the same size against the same band reference) and the ratio to the floor (docs/problems.md §1).",
             table(rows, "sinkhorn/mean", with_floor=True),
             *exact_reference_section(rows),
             "Exact squared 1-D Wasserstein-2 distance to the exact reference:",

@@ -1,9 +1,9 @@
 """``python -m diffinv.train [overrides]``: data (generated on first use), training, test-stage sampling,
-metrics and figures, all in one run directory (DESIGN.md, Entry points and Run directory).
+metrics and figures, all in one run directory (docs/design.md §3–4).
 
 Run directory: ``config.yaml`` (resolved), ``checkpoints/final.ckpt`` (and ``last.ckpt``, periodic),
 ``metrics.json``, ``figures/*.png``, and the loggers' folders (``csv/`` by default). ``resume=DIR``
-continues a killed run there (:mod:`diffinv.resume`); ``time/train_s`` is then the last invocation's.
+continues a killed run there (:mod:`diffinv.run.resume`); ``time/train_s`` is then the last invocation's.
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from diffinv.cli import exits_on_bad_input
-from diffinv.config import validate
-from diffinv.module import ScoreModule
-from diffinv.resume import completed_metrics, latest_checkpoint, register_resolvers, start_run_dir
-from diffinv.rundir import write_json
+from diffinv.run.errors import exits_on_bad_input
+from diffinv.run.files import write_json
+from diffinv.run.resolvers import register_resolvers
+from diffinv.run.resume import completed_metrics, latest_checkpoint, start_run_dir
+from diffinv.run.validation import validate
+from diffinv.training.module import ScoreModule
 
 log = logging.getLogger(__name__)
-register_resolvers()  # ${diffinv.either:...} in the run directories, ${data_gen.noclip_suffix:...}
+register_resolvers()
 
 
 def dataset_path(cfg: DictConfig) -> Path:
@@ -68,8 +69,8 @@ def build_module(cfg: DictConfig) -> ScoreModule:
 def sample_and_score(cfg: DictConfig, module: ScoreModule, datamodule, out: Path) -> dict:
     """Lightning test stage (all y* at once, every configured sampler), then metrics and figures.
 
-    Problems without y* (boundary flux, PROBLEMS §2–4) condition on every test measurement instead: their
-    evaluator samples them in chunks itself (:mod:`diffinv.flux_evaluation`).
+    Problems without y* (boundary flux, docs/problems.md §2–4) condition on every test measurement instead: their
+    evaluator samples them in chunks itself (:mod:`diffinv.problems.flux.evaluator`).
     """
     if cfg.problem.y_stars is None:
         evaluator = instantiate(

@@ -1,4 +1,4 @@
-"""Exact-score sampling of a 2-D Gaussian mixture by every formulation and sampler (MATH §5, §9).
+"""Exact-score sampling of a 2-D Gaussian mixture by every formulation and sampler (docs/math.md §5, §9).
 
 No training: each sampler is driven by the mixture's closed-form time-dependent score, so what it
 produces shows the formulation and the integrator alone. Prints a table of errors against the exact
@@ -19,9 +19,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from diffinv.exact import GaussianMixture  # noqa: E402
-from diffinv.formulations import VE, VP, VPFamily  # noqa: E402
-from diffinv.samplers import sample_ode, sample_sde  # noqa: E402
+from diffinv.core.exact import GaussianMixture  # noqa: E402
+from diffinv.core.formulations import VE, VP, VPFamily  # noqa: E402
+from diffinv.core.samplers import sample_ode, sample_sde  # noqa: E402
 
 MIXTURE = GaussianMixture(
     weights=[0.5, 0.3, 0.2],

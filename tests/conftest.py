@@ -1,14 +1,14 @@
-"""Shared fixtures: closed-form distributions (MATH §9) and the formulations under test."""
+"""Shared fixtures: closed-form distributions (docs/math.md §9) and the formulations under test."""
 
 import pytest
 import torch
 
-from diffinv.exact import GaussianMixture
-from diffinv.formulations import VE, VP, VPFamily
+from diffinv.core.exact import GaussianMixture
+from diffinv.core.formulations import VE, VP, VPFamily
 
 torch.set_num_threads(2)
 
-# sigma_max = 50 is large against the mixture's spread (MATH §2 rule of thumb), beta_max = 20 makes
+# sigma_max = 50 is large against the mixture's spread (docs/math.md §2 rule of thumb), beta_max = 20 makes
 # m(T) = e^{-5} negligible, so the terminal distributions are exact to well below sampling error.
 FORMULATIONS = {
     "VE": VE(sigma_min=0.01, sigma_max=50.0),

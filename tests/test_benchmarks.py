@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from benchmarks.bench_accuracy import CountingScore, LinearGaussianCase, evaluate
-from diffinv.formulations import VE
-from diffinv.h5data import Split, write_dataset
+from diffinv.core.formulations import VE
+from diffinv.data.schema import Split, write_dataset
 
 D = 3
 

@@ -7,7 +7,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from diffinv.config import ConfigError, validate
+from diffinv.run.errors import ConfigError
+from diffinv.run.validation import validate
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
@@ -48,7 +49,7 @@ def compose_train(overrides, hydra_config: bool = False):
 def test_every_group_composes_and_validates(overrides):
     cfg = compose_train(overrides, hydra_config=any(o.startswith("hydra/") for o in overrides))
     validate(cfg)
-    assert cfg.sampler and cfg.formulation._target_.startswith("diffinv.formulations.")
+    assert cfg.sampler and cfg.formulation._target_.startswith("diffinv.core.formulations.")
     network = instantiate(cfg.model)
     assert network.x_dim == cfg.problem.x_dim == 1
 

@@ -1,11 +1,11 @@
-"""PairedDataModule: schema errors, training-split statistics, seeded noise, masks (MATH §8), batches."""
+"""PairedDataModule: schema errors, training-split statistics, seeded noise, masks (docs/math.md §8), batches."""
 
 import numpy as np
 import pytest
 import torch
 
-from diffinv.datamodule import MISSING_READING, PairedDataModule, ShuffledBatches
-from diffinv.h5data import DatasetError, Split, write_dataset
+from diffinv.data.datamodule import MISSING_READING, PairedDataModule, ShuffledBatches
+from diffinv.data.schema import DatasetError, Split, write_dataset
 
 
 def make_file(path, n_train=50, n_test=30, masked=False, seed=0):

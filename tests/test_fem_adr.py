@@ -1,13 +1,13 @@
-"""Nonlinear ADR (PROBLEMS.md §4): Newton converges from the linear predictor, downstream c → 2,
+"""Nonlinear ADR (docs/problems.md §4): Newton converges from the linear predictor, downstream c → 2,
 failures are detected and retried, never returned."""
 
 import numpy as np
 import pytest
 
-from data_gen.fem import layout
 from data_gen.fem.adr import ConvergenceError, NonlinearADR
 from data_gen.fem.prior import GPFluxPrior
 from data_gen.fenics import dolfinx
+from diffinv.problems.flux import geometry
 
 pytestmark = pytest.mark.fem
 
@@ -31,9 +31,9 @@ def test_newton_converges_from_the_predictor_in_few_iterations(model, fluxes):
 
 def test_downstream_concentration_tends_to_two(model, fluxes):
     y = model.readings(fluxes)
-    downstream = np.isclose(layout.sensor_coords()[:, 0], 7.5)
+    downstream = np.isclose(geometry.sensor_coords()[:, 0], 7.5)
     assert np.abs(y[:, downstream] - 2.0).max() < 0.15
-    upstream = np.isclose(layout.sensor_coords()[:, 0], 0.5)
+    upstream = np.isclose(geometry.sensor_coords()[:, 0], 0.5)
     assert y[:, upstream].max() < 1.0  # the level 2 is reached downstream, not imposed everywhere
 
 
@@ -50,7 +50,7 @@ def test_residual_of_returned_solution_is_zero(model, fluxes):
 
 
 def test_newton_from_zero_is_detected_as_a_failure(model, fluxes):
-    # PROBLEMS.md §4: with r = 10 the Jacobian at c = 0 carries -r and plain Newton diverges;
+    # docs/problems.md §4: with r = 10 the Jacobian at c = 0 carries -r and plain Newton diverges;
     # whatever happens, a non-converged SNES must surface as ConvergenceError, not as a solution.
     with pytest.raises(ConvergenceError):
         model._solve_from(fluxes[0], np.zeros_like(model.c_mean), damped=False)

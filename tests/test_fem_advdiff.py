@@ -1,17 +1,17 @@
-"""Linear advection–diffusion (PROBLEMS.md §2–3): mesh tags, sensors, superposition, conservation, files."""
+"""Linear advection–diffusion (docs/problems.md §2–3): mesh tags, sensors, superposition, conservation, files."""
 
 import numpy as np
 import pytest
 import ufl
 
 from data_gen.config import compose_config
-from data_gen.fem import layout
 from data_gen.fem.advdiff import LinearAdvDiff
 from data_gen.fem.linear_generate import generate
 from data_gen.fem.mesh import LEFT, RIGHT, segment_tag
 from data_gen.fem.prior import GPFluxPrior
 from data_gen.fenics import dolfinx
-from diffinv.h5data import read_dataset
+from diffinv.data.schema import read_dataset
+from diffinv.problems.flux import geometry
 
 pytestmark = pytest.mark.fem
 
@@ -32,7 +32,7 @@ def test_every_segment_has_its_exact_length(model):
     ds = ufl.Measure("ds", domain=mesh, subdomain_data=tags)
     one = dolfinx.fem.Constant(mesh, 1.0)
     lengths = [_integral(mesh, one * ds(segment_tag(k))) for k in range(30)]
-    assert np.allclose(lengths, layout.SEGMENT_LENGTH, rtol=0, atol=1e-12)
+    assert np.allclose(lengths, geometry.SEGMENT_LENGTH, rtol=0, atol=1e-12)
     assert _integral(mesh, one * ds(LEFT)) == pytest.approx(2.0)
     assert _integral(mesh, one * ds(RIGHT)) == pytest.approx(2.0)
 
@@ -40,7 +40,7 @@ def test_every_segment_has_its_exact_length(model):
 def test_sensor_matrix_evaluates_linear_fields_exactly(model):
     f = dolfinx.fem.Function(model.disc.V)
     f.interpolate(lambda x: 3.0 * x[0] - 2.0 * x[1] + 1.0)
-    s = layout.sensor_coords()
+    s = geometry.sensor_coords()
     assert np.allclose(model.disc.sensors @ f.x.array, 3.0 * s[:, 0] - 2.0 * s[:, 1] + 1.0, atol=1e-12)
 
 

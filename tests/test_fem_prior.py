@@ -1,4 +1,4 @@
-"""GP flux prior, sensor masks and the aligned layout (PROBLEMS.md §2–3, MATH §8).
+"""GP flux prior, sensor masks and the aligned layout (docs/problems.md §2–3, docs/math.md §8).
 
 Statistical tolerances are 5 standard errors of the estimate at the sample size used, so a correct
 implementation fails with probability below ~1e-5 per comparison (and the seeds are fixed anyway).
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from data_gen.fem import layout
 from data_gen.fem.masks import sample_masks
 from data_gen.fem.prior import GPFluxPrior, rbf_kernel
+from diffinv.problems.flux import geometry
 
 pytestmark = pytest.mark.fem
 
@@ -23,7 +23,7 @@ def test_unclipped_prior_has_stated_mean_and_rbf_covariance():
     # mean 2: standard error 1/sqrt(N) per segment
     assert np.abs(q.mean(axis=0) - 2.0).max() < 5 / np.sqrt(N)
     # RBF kernel, l = 2, unit variance, over 2-D centres: the walls are 2 apart, so K[0, 15] = exp(-1/2)
-    expected = rbf_kernel(layout.segment_centres(), 2.0, 1.0)
+    expected = rbf_kernel(geometry.segment_centres(), 2.0, 1.0)
     assert expected[0, 15] == pytest.approx(np.exp(-0.5))
     # sample covariance entries have standard error sqrt((1 + rho^2) / N) <= sqrt(2 / N)
     assert np.abs(np.cov(q.T) - expected).max() < 5 * np.sqrt(2 / N)
@@ -49,7 +49,7 @@ def test_prior_is_seeded():
 
 
 def test_masks_have_rate_0_7():
-    masks = sample_masks(np.random.default_rng(3), N, layout.NUM_SENSORS, 0.7)
+    masks = sample_masks(np.random.default_rng(3), N, geometry.NUM_SENSORS, 0.7)
     assert masks.dtype == bool and masks.shape == (N, 30)
     # N * 30 independent Bernoulli(0.7) entries: binomial s.e. sqrt(0.21 / (30 N))
     assert abs(masks.mean() - 0.7) < 5 * np.sqrt(0.21 / masks.size)
@@ -64,23 +64,23 @@ def test_bad_mask_rate_names_the_key():
 
 @pytest.mark.parametrize("nx", [19, 85, 170, 340, 850, 1700])
 def test_segment_ends_are_vertices(nx):
-    x = layout.graded_x(nx)
-    ends = np.arange(layout.SEGMENTS_PER_WALL + 1) * layout.SEGMENT_LENGTH
+    x = geometry.graded_x(nx)
+    ends = np.arange(geometry.SEGMENTS_PER_WALL + 1) * geometry.SEGMENT_LENGTH
     assert np.abs(x[:, None] - ends[None, :]).min(axis=0).max() < 1e-12
-    assert x[0] == 0.0 and x[-1] == pytest.approx(layout.LENGTH) and np.all(np.diff(x) > 0)
+    assert x[0] == 0.0 and x[-1] == pytest.approx(geometry.LENGTH) and np.all(np.diff(x) > 0)
 
 
 @pytest.mark.parametrize("text", ["850", "10x3", "850x1", "axb"])
 def test_bad_mesh_size_names_the_key(text):
     with pytest.raises(ValueError, match="problem.mesh"):
-        layout.parse_resolution(text)
+        geometry.parse_resolution(text)
 
 
 def test_sensor_and_segment_coordinates():
-    sensors = layout.sensor_coords()
+    sensors = geometry.sensor_coords()
     assert sensors.shape == (30, 2)
     assert np.allclose(sensors[:15, 1], 0.5) and np.allclose(sensors[15:, 1], 1.5)
     assert np.allclose(sensors[:15, 0], np.arange(1, 16) * 0.5)
-    centres = layout.segment_centres()
+    centres = geometry.segment_centres()
     assert np.allclose(centres[:15, 1], 0.0) and np.allclose(centres[15:, 1], 2.0)
     assert centres[0, 0] == pytest.approx(7 / 30) and centres[14, 0] == pytest.approx(7 - 7 / 30)

@@ -1,4 +1,4 @@
-"""Sharded, resumable ADR generation (PROBLEMS.md §4): a run killed with SIGKILL and resumed writes the
+"""Sharded, resumable ADR generation (docs/problems.md §4): a run killed with SIGKILL and resumed writes the
 same file as an uninterrupted one; corrupt, stale, incomplete chunks are detected, never merged."""
 
 import os
@@ -14,7 +14,7 @@ import pytest
 from data_gen.config import compose_config
 from data_gen.fem.adr_generate import generate
 from data_gen.fem.chunks import ChunkError, ChunkPlan
-from diffinv.h5data import read_dataset
+from diffinv.data.schema import read_dataset
 
 pytestmark = pytest.mark.fem
 

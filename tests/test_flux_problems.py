@@ -1,6 +1,6 @@
-"""Boundary-flux problems (PROBLEMS §2–3) through the real entry point ``diffinv.train``: tiny coarse-mesh
+"""Boundary-flux problems (docs/problems.md §2–3) through the real entry point ``diffinv.train``: tiny coarse-mesh
 files made by the FEniCSx generator, training, chunked posterior sampling, metrics, ``samples.h5``, figures;
-and (slow) the linear–Gaussian variant against its exact posterior (MATH §9)."""
+and (slow) the linear–Gaussian variant against its exact posterior (docs/math.md §9)."""
 
 import json
 import math
@@ -14,7 +14,7 @@ from test_config import CONF
 from test_train_e2e import run_module
 
 from data_gen.config import compose_config
-from diffinv.h5data import read_dataset
+from diffinv.data.schema import read_dataset
 from diffinv.report import report
 from diffinv.train import ensure_dataset
 
@@ -160,7 +160,7 @@ def fake_flux_run(directory, noise: float, rel_mae: float):
     metrics |= {"ode/coverage/2sigma": 0.95}
     config = {
         "problem": {"name": "advdiff"},
-        "formulation": {"_target_": "diffinv.formulations.VP"},
+        "formulation": {"_target_": "diffinv.core.formulations.VP"},
         "trainer": {"max_epochs": 11},
         "evaluation": {"n_samples": 13},
         "data": {"noise": noise},
@@ -190,7 +190,7 @@ def test_report_of_a_noise_sweep_has_table_and_per_segment_figures(tmp_path):
 @pytest.mark.slow
 @pytest.mark.fem
 def test_linear_gaussian_posterior_matches_the_exact_one(tmp_path):
-    """MATH §9 / PROBLEMS §2 exact check: advdiff without clipping on a coarse mesh, σ_n = 5 % of the mean
+    """docs/math.md §9 / docs/problems.md §2 exact check: advdiff without clipping on a coarse mesh, σ_n = 5 % of the mean
     reading; the diffusion posterior's mean error, std and ±1σ coverage against the exact posterior's.
 
     The reverse SDE (λ = 1, 500 steps) from weight-averaged (EMA) parameters: with the same network the

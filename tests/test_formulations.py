@@ -1,18 +1,18 @@
-"""Formulation identities against closed forms (MATH §1–3, §9)."""
+"""Formulation identities against closed forms (docs/math.md §1–3, §9)."""
 
 import math
 
 import pytest
 import torch
 
-from diffinv.formulations import VE, VP, VPFamily
+from diffinv.core.formulations import VE, VP, VPFamily
 
 T_GRID = torch.linspace(0.01, 1.0, 50, dtype=torch.float64)
 
 
 @pytest.mark.parametrize("kappa", [0.5, 1.0, 2.0])
 def test_vp_family_invariant(kappa):
-    """m^{2κ} + s^{2κ} = 1 (MATH 3.1)."""
+    """m^{2κ} + s^{2κ} = 1 (docs/math.md §3.1)."""
     form = VPFamily(0.1, 20.0, kappa=kappa)
     lhs = form.m(T_GRID) ** (2 * kappa) + form.s(T_GRID) ** (2 * kappa)
     torch.testing.assert_close(lhs, torch.ones_like(lhs), rtol=0, atol=1e-12)
@@ -24,7 +24,7 @@ def test_vp_family_invariant(kappa):
     ids=["VE", "VPk0.5", "VP", "VPk2"],
 )
 def test_variance_ode_and_mean(form):
-    """d(s²)/dt = 2 f s² + g² and dm/dt = f m (MATH 1.3), by autograd in float64."""
+    """d(s²)/dt = 2 f s² + g² and dm/dt = f m (docs/math.md §1.3), by autograd in float64."""
     t = T_GRID.clone().requires_grad_(True)
     s2, m = form.s(t) ** 2, form.m(t) + 0 * t  # + 0·t: VE's m is a constant with no graph
     (ds2,) = torch.autograd.grad(s2.sum(), t)

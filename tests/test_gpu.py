@@ -8,12 +8,12 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from diffinv.datamodule import PairedDataModule
-from diffinv.formulations import VE
-from diffinv.h5data import Split, write_dataset
-from diffinv.module import ScoreModule
-from diffinv.networks import ScoreMLP
-from diffinv.samplers import conditional_score, sample_ode, sample_sde
+from diffinv.core.formulations import VE
+from diffinv.core.networks import ScoreMLP
+from diffinv.core.samplers import conditional_score, sample_ode, sample_sde
+from diffinv.data.datamodule import PairedDataModule
+from diffinv.data.schema import Split, write_dataset
+from diffinv.training.module import ScoreModule
 
 pytestmark = [
     pytest.mark.gpu,

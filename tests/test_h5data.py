@@ -1,4 +1,4 @@
-"""The HDF5 dataset schema: round trip, atomic writes, and clear errors on bad files (DESIGN.md, Files)."""
+"""The HDF5 dataset schema: round trip, atomic writes, and clear errors on bad files (docs/design.md §6)."""
 
 import os
 
@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from diffinv.h5data import DatasetError, Split, read_dataset, write_dataset
+from diffinv.data.schema import DatasetError, Split, read_dataset, write_dataset
 
 
 def splits(n_train=20, n_test=10, d=3, m=4, mask=False):

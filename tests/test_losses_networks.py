@@ -1,14 +1,14 @@
-"""DSM loss (MATH §6) and the conditional MLP (MATH §7)."""
+"""DSM loss (docs/math.md §6) and the conditional MLP (docs/math.md §7)."""
 
 import pytest
 import torch
 from test_samplers_exact import joint_gaussian
 
-from diffinv.exact import ConditionalGaussianEps
-from diffinv.formulations import VE, VP
-from diffinv.losses import dsm_loss
-from diffinv.networks import ScoreMLP
-from diffinv.samplers import conditional_score, sample_ode
+from diffinv.core.exact import ConditionalGaussianEps
+from diffinv.core.formulations import VE, VP
+from diffinv.core.losses import dsm_loss
+from diffinv.core.networks import ScoreMLP
+from diffinv.core.samplers import conditional_score, sample_ode
 
 
 @pytest.mark.parametrize("form", [VE(0.01, 50.0), VP(0.1, 20.0)], ids=["VE", "VP"])

@@ -4,7 +4,7 @@ import numpy as np
 import ot
 import pytest
 
-from diffinv.metrics import sinkhorn_cost, wasserstein2_1d
+from diffinv.problems.densities.metrics import sinkhorn_cost, wasserstein2_1d
 
 
 def pot_sinkhorn(xs, xr, reg):
@@ -30,7 +30,7 @@ def test_fast_sinkhorn_reports_non_convergence():
 
 
 def test_sinkhorn_has_a_positive_floor_for_identical_distributions():
-    """The metric's bias (PROBLEMS §1): two samples of one law score above zero, W2 near zero."""
+    """The metric's bias (docs/problems.md §1): two samples of one law score above zero, W2 near zero."""
     rng = np.random.default_rng(2)
     xs, xr = rng.normal(size=500), rng.normal(size=500)
     assert sinkhorn_cost(xs, xr).cost > 0.003

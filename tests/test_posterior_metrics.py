@@ -1,10 +1,10 @@
-"""Posterior measures on exact linear–Gaussian posteriors, where the answers are known (MATH §9)."""
+"""Posterior measures on exact linear–Gaussian posteriors, where the answers are known (docs/math.md §9)."""
 
 import numpy as np
 import pytest
 
-from diffinv.exact import linear_gaussian_posterior
-from diffinv.posterior_metrics import coverage_curve, exact_comparison, segment_metrics
+from diffinv.core.exact import linear_gaussian_posterior
+from diffinv.problems.flux.metrics import coverage_curve, exact_comparison, segment_metrics
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_shape_errors_are_named():
 def test_flux_figures_are_written(problem, tmp_path):
     import matplotlib.pyplot as plt
 
-    from diffinv.flux_figures import plot_calibration, plot_flux_cases, plot_per_segment_vs_noise
+    from diffinv.problems.flux.figures import plot_calibration, plot_flux_cases, plot_per_segment_vs_noise
 
     rng = np.random.default_rng(1)
     truth, samples = rng.random((3, 30)), rng.random((3, 50, 30))
@@ -103,7 +103,7 @@ def test_flux_figures_are_written(problem, tmp_path):
 
 
 def test_exact_comparison_handles_noise_free_ill_conditioned_maps(problem):
-    """Noise-free readings of a square, nearly rank-deficient map (as advdiff, PROBLEMS §2): the exact
+    """Noise-free readings of a square, nearly rank-deficient map (as advdiff, docs/problems.md §2): the exact
     posterior covariance is singular up to round-off, which must not break the exact sampling."""
     p = problem
     A = np.random.default_rng(1).normal(size=(6, 6))

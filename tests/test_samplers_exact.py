@@ -1,4 +1,4 @@
-"""Samplers driven by exact scores reproduce the data, no training involved (MATH §5, §9).
+"""Samplers driven by exact scores reproduce the data, no training involved (docs/math.md §5, §9).
 
 Tolerances are multiples of the Monte Carlo standard error for the sample size used, plus the
 discretisation error of the step counts (which the rk45 column shows to be below sampling error).
@@ -10,9 +10,9 @@ import pytest
 import torch
 from scipy.stats import wasserstein_distance
 
-from diffinv.exact import ConditionalGaussianEps, GaussianMixture
-from diffinv.formulations import VE, VP
-from diffinv.samplers import conditional_score, sample_ode, sample_sde
+from diffinv.core.exact import ConditionalGaussianEps, GaussianMixture
+from diffinv.core.formulations import VE, VP
+from diffinv.core.samplers import conditional_score, sample_ode, sample_sde
 
 N = 20_000
 SAMPLERS = {

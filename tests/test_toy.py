@@ -1,10 +1,11 @@
-"""The toy problems of PROBLEMS §1: exact conditional sampler and joint density against the joint sampler."""
+"""The toy problems of docs/problems.md §1: exact conditional sampler and joint density against the joint sampler."""
 
 import numpy as np
 import pytest
 
-from data_gen import toy
-from diffinv.h5data import read_dataset
+from data_gen.toy import generate
+from diffinv.data.schema import read_dataset
+from diffinv.problems.densities import definitions as toy
 
 CASES = [("tanh", 0.6), ("bimodal", 1.0), ("spiral", 0.25)]
 BINS = 20
@@ -71,11 +72,11 @@ def test_a_wrong_density_fails_the_same_check():
 
 
 def test_generate_writes_the_schema(tmp_path):
-    path = toy.generate("spiral", tmp_path / "spiral.h5", n_train=300, n_test=500, seed=4)
+    path = generate("spiral", tmp_path / "spiral.h5", n_train=300, n_test=500, seed=4)
     data = read_dataset(path)
     assert data.train.x.shape == (300, 1) and data.test.y_clean.shape == (500, 1)
     assert data.attrs["problem"] == "spiral" and data.attrs["seed"] == 4
-    again = read_dataset(toy.generate("spiral", tmp_path / "again.h5", n_train=300, n_test=500, seed=4))
+    again = read_dataset(generate("spiral", tmp_path / "again.h5", n_train=300, n_test=500, seed=4))
     np.testing.assert_array_equal(data.train.x, again.train.x)
 
 

@@ -1,4 +1,4 @@
-"""Nonlinear advection–diffusion–reaction ``-κΔc + u·∇c = r c (1 - c/2)`` (PROBLEMS.md §4).
+"""Nonlinear advection–diffusion–reaction ``-κΔc + u·∇c = r c (1 - c/2)`` (docs/problems.md §4).
 
 Newton (SNES via :class:`dolfinx.fem.petsc.NonlinearProblem`, MUMPS LU) per sample, on one mesh and
 one compiled form per process. Newton is never started from ``c = 0`` (the Jacobian's ``-r`` term
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import ufl
 
-from data_gen.fem import layout
 from data_gen.fem.advdiff import LU_OPTIONS
 from data_gen.fem.flux_space import discretise
 from data_gen.fenics import dolfinx
+from diffinv.problems.flux import geometry
 
 NEWTON_OPTIONS = {
     **LU_OPTIONS,
@@ -68,7 +68,7 @@ class NonlinearADR:
             F, c, bcs=[disc.bc], petsc_options_prefix="adr_", petsc_options=NEWTON_OPTIONS
         )
         self._flux_form = dolfinx.fem.form(disc.flux_term)
-        self.q_mean = np.full(layout.NUM_SEGMENTS, prior_mean_flux)
+        self.q_mean = np.full(geometry.NUM_SEGMENTS, prior_mean_flux)
         self.c_mean = self._solve_from(self.q_mean, np.full_like(c.x.array, saturation), damped=True)
         self.sensitivity = self._predictor_columns()
 

@@ -1,11 +1,11 @@
-"""Parallel, sharded, resumable generator for the nonlinear problem ``adr`` (PROBLEMS.md §4).
+"""Parallel, sharded, resumable generator for the nonlinear problem ``adr`` (docs/problems.md §4).
 
 The fluxes are drawn up front from the seed (cheap), cut into chunks of ``chunk_size`` samples
 (:mod:`data_gen.fem.chunks`), and the chunks of this shard that are not on disk yet are solved by
 ``workers`` spawned processes, each holding one mesh, one compiled form and one linear predictor
 (:class:`data_gen.fem.adr.NonlinearADR`). Each chunk is saved atomically by the worker that solved it,
 so a killed run loses at most the chunks in flight. When every chunk of every shard is on disk, the run
-that notices merges them into ``out`` through :func:`diffinv.h5data.write_dataset`.
+that notices merges them into ``out`` through :func:`diffinv.data.schema.write_dataset`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from data_gen.fem.chunks import ChunkPlan, fingerprint
 from data_gen.fem.draws import draw_inputs, file_attrs
-from data_gen.fem.layout import parse_resolution
-from diffinv.h5data import Split, write_dataset
+from diffinv.data.schema import Split, write_dataset
+from diffinv.problems.flux.geometry import parse_resolution
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Linear advection–diffusion ``-κΔc + u·∇c = 0`` (PROBLEMS.md §2) on the shared flux discretisation.
+"""Linear advection–diffusion ``-κΔc + u·∇c = 0`` (docs/problems.md §2) on the shared flux discretisation.
 
 Two paths to the sensor readings:
 
@@ -55,5 +55,5 @@ class LinearAdvDiff:
         return self.disc.unit_flux_responses(self._problem.a, self._problem.L)
 
     def forward_map(self) -> np.ndarray:
-        """The 30 × 30 flux→sensor map ``A``: ``y_clean = A q`` exactly (PROBLEMS.md §2)."""
+        """The 30 × 30 flux→sensor map ``A``: ``y_clean = A q`` exactly (docs/problems.md §2)."""
         return self.disc.sensors @ self.unit_solutions()

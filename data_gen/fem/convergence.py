@@ -1,4 +1,4 @@
-"""Mesh-convergence study (PROBLEMS.md §2 and §4): sensor readings of a few prior fluxes on a sequence of
+"""Mesh-convergence study (docs/problems.md §2 and §4): sensor readings of a few prior fluxes on a sequence of
 aligned meshes, and the relative change to the next finer mesh.
 
 ``python -m data_gen.fem.convergence problem=advdiff`` (or ``problem=adr``) prints a Markdown table:
@@ -18,9 +18,9 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from data_gen.config import register_resolvers
 from data_gen.fem.draws import draw_inputs
-from data_gen.fem.layout import parse_resolution
+from diffinv.problems.flux.geometry import parse_resolution
+from diffinv.run.resolvers import register_resolvers
 
 register_resolvers()
 

@@ -1,4 +1,4 @@
-"""Seeded inputs and file attributes shared by the flux-problem generators (PROBLEMS.md §2–4).
+"""Seeded inputs and file attributes shared by the flux-problem generators (docs/problems.md §2–4).
 
 One seed drives everything: :class:`numpy.random.SeedSequence` ``(seed)`` is split into independent streams
 for the fluxes and the masks, so the fluxes do not change when masks are switched on or off.
@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from data_gen.fem import layout
 from data_gen.fem.masks import sample_masks
 from data_gen.fem.prior import GPFluxPrior
+from diffinv.problems.flux import geometry
 
 
 def build_prior(problem: DictConfig) -> GPFluxPrior:
@@ -32,21 +32,21 @@ def draw_inputs(problem: DictConfig, seed: int) -> dict[str, tuple[np.ndarray, n
         q = prior.sample(flux_rng, n)
         mask = None
         if problem.mask_rate is not None:
-            mask = sample_masks(mask_rng, n, layout.NUM_SENSORS, float(problem.mask_rate))
+            mask = sample_masks(mask_rng, n, geometry.NUM_SENSORS, float(problem.mask_rate))
         draws[split] = (q, mask)
     return draws
 
 
 def file_attrs(cfg: DictConfig, mesh_label: str) -> dict:
-    """The file attributes every flux-problem dataset carries (DESIGN.md, Files; issue list item 6)."""
+    """The file attributes every flux-problem dataset carries (docs/design.md §6; issue list item 6)."""
     prior = build_prior(cfg.problem)
     return {
         "problem": cfg.problem.name,
         "config": OmegaConf.to_yaml(cfg, resolve=True),
         "seed": int(cfg.seed),
         "mesh": mesh_label,
-        "sensor_coords": layout.sensor_coords(),
-        "segment_coords": layout.segment_centres(),
+        "sensor_coords": geometry.sensor_coords(),
+        "segment_coords": geometry.segment_centres(),
         "noise_free": True,
         "clip": bool(cfg.problem.clip),
         "prior_mean": prior.mean,

@@ -1,10 +1,10 @@
-"""Figures of training samples (paper Figs. 6, 12, 15; PROBLEMS.md §2–4): for each sample the flux on both
-walls, the concentration field with the sensors (switched-off ones crossed in red, MATH §8), and the noisy
+"""Figures of training samples (paper Figs. 6, 12, 15; docs/problems.md §2–4): for each sample the flux on both
+walls, the concentration field with the sensors (switched-off ones crossed in red, docs/math.md §8), and the noisy
 readings.
 
 ``python -m data_gen.fem.figures problem=advdiff`` writes ``<out_dir>/<file name>_samples.png``. The
 samples are the first training rows the generator writes for the same seed. The noise is illustrative:
-``σ_n = figures.noise × mean clean reading of the samples shown`` (PROBLEMS.md §2 defines it on the
+``σ_n = figures.noise × mean clean reading of the samples shown`` (docs/problems.md §2 defines it on the
 training set's mean; the datamodule, not this figure, applies noise for training).
 """
 
@@ -22,9 +22,9 @@ import numpy as np  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from data_gen.config import register_resolvers  # noqa: E402
-from data_gen.fem import layout  # noqa: E402
 from data_gen.fem.draws import draw_inputs  # noqa: E402
+from diffinv.problems.flux import geometry  # noqa: E402
+from diffinv.run.resolvers import register_resolvers  # noqa: E402
 
 register_resolvers()
 
@@ -34,7 +34,7 @@ def plot_samples(cfg: DictConfig) -> Path:
     q, mask = draw_inputs(cfg.problem, cfg.seed)["train"]
     n = int(cfg.figures.samples)
     q = q[:n]
-    mask = np.ones((n, layout.NUM_SENSORS), dtype=bool) if mask is None else mask[:n]
+    mask = np.ones((n, geometry.NUM_SENSORS), dtype=bool) if mask is None else mask[:n]
     solver = instantiate(cfg.problem.solver)
     fields = [solver.field(qi) for qi in q]
     clean = np.array([solver.disc.sensors @ c for c in fields])
@@ -44,8 +44,8 @@ def plot_samples(cfg: DictConfig) -> Path:
     V = solver.disc.V
     xy = V.tabulate_dof_coordinates()[:, :2]
     triangulation = mtri.Triangulation(xy[:, 0], xy[:, 1], V.dofmap.list)
-    sensors = layout.sensor_coords()
-    seg_edges = np.arange(layout.SEGMENTS_PER_WALL + 1) * layout.SEGMENT_LENGTH
+    sensors = geometry.sensor_coords()
+    seg_edges = np.arange(geometry.SEGMENTS_PER_WALL + 1) * geometry.SEGMENT_LENGTH
     fig, axes = plt.subplots(n, 3, figsize=(17, 3.0 * n), width_ratios=[1, 1.6, 1], squeeze=False)
     for i in range(n):
         ax_q, ax_c, ax_y = axes[i]
@@ -63,9 +63,9 @@ def plot_samples(cfg: DictConfig) -> Path:
         title = "concentration c, sensors ○" + (", switched off ×" if (~on).any() else "")
         ax_c.set(xlabel="x", ylabel="y", title=title, aspect="equal")
 
-        for line, (y_line, style) in enumerate(zip(layout.SENSOR_LINES_Y, ("C0", "C1"), strict=True)):
+        for line, (y_line, style) in enumerate(zip(geometry.SENSOR_LINES_Y, ("C0", "C1"), strict=True)):
             rows = slice(line * 15, (line + 1) * 15)
-            x_s, keep = layout.SENSOR_X, on[rows]
+            x_s, keep = geometry.SENSOR_X, on[rows]
             ax_y.plot(x_s, clean[i, rows], "-", color=style, alpha=0.5, label=f"clean, y = {y_line}")
             ax_y.plot(x_s[keep], noisy[i, rows][keep], "o", color=style, ms=4, label=f"noisy, y = {y_line}")
         ax_y.set(xlabel="sensor x", ylabel="reading", title=f"measurements (σ_n = {sigma:.3g})")

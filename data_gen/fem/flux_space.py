@@ -1,4 +1,4 @@
-"""What the linear (PROBLEMS.md §2) and nonlinear (§4) flux problems share: mesh, P1 space, c = 0 on the
+"""What the linear (docs/problems.md §2) and nonlinear (§4) flux problems share: mesh, P1 space, c = 0 on the
 left edge, the inward-flux boundary term, the velocity and the sensor matrix.
 
 The flux term is ``Σ_k q_k ∫_{Γ_k} v ds`` with ``q`` one 30-vector :class:`dolfinx.fem.Constant`, so a single
@@ -15,11 +15,11 @@ import numpy as np
 import scipy.sparse
 import ufl
 
-from data_gen.fem import layout
 from data_gen.fem.mesh import LEFT, build_mesh, segment_tag
 from data_gen.fem.sensors import sensor_matrix
 from data_gen.fem.velocity import parabolic_velocity
 from data_gen.fenics import PETSc, dolfinx
+from diffinv.problems.flux import geometry
 
 
 @dataclass
@@ -43,7 +43,7 @@ class FluxDiscretisation:
     def unit_flux_vectors(self, flux_form: dolfinx.fem.Form) -> list[PETSc.Vec]:
         """``b_k = ∫_{Γ_k} v ds``, k = 0 … 29 (zero at Dirichlet dofs), from the compiled ``flux_form``."""
         vectors = []
-        for k in range(layout.NUM_SEGMENTS):
+        for k in range(geometry.NUM_SEGMENTS):
             self.q.value[:] = 0.0
             self.q.value[k] = 1.0
             b = dolfinx.fem.petsc.assemble_vector(flux_form)
@@ -55,7 +55,7 @@ class FluxDiscretisation:
 
     def unit_flux_responses(self, operator: dolfinx.fem.Form, flux_form: dolfinx.fem.Form) -> np.ndarray:
         """(ndofs, 30) solutions ``K⁻¹ b_k`` of the assembled ``operator`` K (with the boundary condition)
-        for every unit segment flux: one MUMPS LU factorisation, 30 solves (PROBLEMS.md §2, §4)."""
+        for every unit segment flux: one MUMPS LU factorisation, 30 solves (docs/problems.md §2, §4)."""
         K = dolfinx.fem.petsc.assemble_matrix(operator, bcs=[self.bc])
         K.assemble()
         ksp = PETSc.KSP().create(K.comm)
@@ -79,16 +79,16 @@ class FluxDiscretisation:
 
 def discretise(mesh_size: str, u_max: float) -> FluxDiscretisation:
     """Mesh, space, boundary condition, flux term, velocity and sensors at ``mesh_size`` (``"NXxNY"``)."""
-    resolution = layout.parse_resolution(mesh_size)
+    resolution = geometry.parse_resolution(mesh_size)
     mesh, tags = build_mesh(*resolution)
     V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
     fdim = mesh.topology.dim - 1
     left_dofs = dolfinx.fem.locate_dofs_topological(V, fdim, tags.find(LEFT))
     bc = dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), left_dofs, V)
-    q = dolfinx.fem.Constant(mesh, np.zeros(layout.NUM_SEGMENTS, dtype=PETSc.ScalarType))
+    q = dolfinx.fem.Constant(mesh, np.zeros(geometry.NUM_SEGMENTS, dtype=PETSc.ScalarType))
     v = ufl.TestFunction(V)
     ds = ufl.Measure("ds", domain=mesh, subdomain_data=tags)
-    flux_term = sum(q[k] * v * ds(segment_tag(k)) for k in range(layout.NUM_SEGMENTS))
+    flux_term = sum(q[k] * v * ds(segment_tag(k)) for k in range(geometry.NUM_SEGMENTS))
     return FluxDiscretisation(
         resolution=resolution,
         mesh=mesh,
@@ -98,5 +98,5 @@ def discretise(mesh_size: str, u_max: float) -> FluxDiscretisation:
         q=q,
         flux_term=flux_term,
         velocity=parabolic_velocity(mesh, u_max),
-        sensors=sensor_matrix(V, layout.sensor_coords()),
+        sensors=sensor_matrix(V, geometry.sensor_coords()),
     )

@@ -1,9 +1,9 @@
-"""Dataset generator for the linear problems ``advdiff`` and ``advdiff_multiop`` (PROBLEMS.md §2–3).
+"""Dataset generator for the linear problems ``advdiff`` and ``advdiff_multiop`` (docs/problems.md §2–3).
 
 ``method=superposition`` (default): one factorisation, 30 unit-flux solves, ``y_clean = A q`` for every
 sample. ``method=direct``: one full solve per sample (slow; for verification and timing). Either way the
 file stores ``forward_map`` = ``A``, ``prior_mean`` and ``prior_cov`` for the exact linear–Gaussian
-posterior (MATH §9).
+posterior (docs/math.md §9).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from data_gen.fem.draws import draw_inputs, file_attrs
-from diffinv.h5data import Split, write_dataset
+from diffinv.data.schema import Split, write_dataset
 
 METHODS = ("superposition", "direct")
 log = logging.getLogger(__name__)

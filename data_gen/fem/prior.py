@@ -1,8 +1,8 @@
-"""Gaussian-process prior on the 30 segment fluxes (PROBLEMS.md §2).
+"""Gaussian-process prior on the 30 segment fluxes (docs/problems.md §2).
 
 ``q = max(mean + f, 0)`` with ``f ~ N(0, K)``, ``K_ij = variance · exp(-|a_i - a_j|² / (2 ℓ²))`` over the
 2-D segment centres ``a_i = (x_c, y_wall)`` (so the two walls correlate through their 2-unit distance).
-``clip=False`` gives the linear–Gaussian variant whose posterior is closed-form (MATH §9). ``K`` is
+``clip=False`` gives the linear–Gaussian variant whose posterior is closed-form (docs/math.md §9). ``K`` is
 numerically singular (30 points, ℓ = 2 ≫ spacing 7/15), so samples use its symmetric square root from an
 eigendecomposition with negative round-off eigenvalues set to zero, not a Cholesky factor.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from data_gen.fem import layout
+from diffinv.problems.flux import geometry
 
 
 def rbf_kernel(points: np.ndarray, lengthscale: float, variance: float) -> np.ndarray:
@@ -29,12 +29,12 @@ class GPFluxPrior:
                 f"problem.prior: lengthscale and variance must be > 0, got {lengthscale}, {variance}"
             )
         self.clip = bool(clip)
-        self.mean = np.full(layout.NUM_SEGMENTS, float(mean))
-        self.cov = rbf_kernel(layout.segment_centres(), lengthscale, variance)
+        self.mean = np.full(geometry.NUM_SEGMENTS, float(mean))
+        self.cov = rbf_kernel(geometry.segment_centres(), lengthscale, variance)
         eigval, eigvec = np.linalg.eigh(self.cov)
         self._sqrt = eigvec * np.sqrt(np.clip(eigval, 0.0, None))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """(n, 30) fluxes; negatives clipped to 0 unless ``clip=False``."""
-        q = self.mean + rng.standard_normal((n, layout.NUM_SEGMENTS)) @ self._sqrt.T
+        q = self.mean + rng.standard_normal((n, geometry.NUM_SEGMENTS)) @ self._sqrt.T
         return np.maximum(q, 0.0) if self.clip else q

@@ -1,4 +1,4 @@
-"""Point evaluation of a P1 field at the sensors (PROBLEMS.md §2) as a sparse (30 × ndofs) matrix.
+"""Point evaluation of a P1 field at the sensors (docs/problems.md §2) as a sparse (30 × ndofs) matrix.
 
 For P1 Lagrange the value at a point is the barycentric combination of the three vertex values of the
 cell containing it, so the readings of any field are ``S @ c.x.array``: one sparse product per sample,

@@ -1,4 +1,4 @@
-"""The parabolic channel velocity u = (u_max · 4y(2 − y)/4, 0) of PROBLEMS.md §2 and §4."""
+"""The parabolic channel velocity u = (u_max · 4y(2 − y)/4, 0) of docs/problems.md §2 and §4."""
 
 from __future__ import annotations
 

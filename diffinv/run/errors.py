@@ -1,7 +1,7 @@
 """Command-line entry points report a user's mistake as one line, not a traceback (README, Bad input).
 
 Every error this package raises for bad input is a ``ValueError`` naming the file, key or value
-(:class:`diffinv.config.ConfigError`, :class:`diffinv.h5data.DatasetError`, ``MeasurementError`` …) or a
+(:class:`ConfigError`, :class:`diffinv.data.schema.DatasetError`, ``MeasurementError`` …) or a
 ``FileNotFoundError``; :func:`exits_on_bad_input` prints it to stderr (and into the run's log file) and
 exits with status 2. ``DIFFINV_TRACEBACK=1`` re-raises instead, for debugging.
 """
@@ -17,6 +17,10 @@ BAD_INPUT = (ValueError, FileNotFoundError)
 EXIT_BAD_INPUT = 2
 
 log = logging.getLogger("diffinv")
+
+
+class ConfigError(ValueError):
+    """An invalid config value or combination; the message names the key."""
 
 
 def exits_on_bad_input(task):

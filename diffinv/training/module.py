@@ -1,5 +1,5 @@
-"""LightningModule: the conditional ε-network trained by denoising score matching (MATH §6) and sampled
-by the reverse-process samplers of MATH §5 in the test stage."""
+"""LightningModule: the conditional ε-network trained by denoising score matching (docs/math.md §6) and sampled
+by the reverse-process samplers of docs/math.md §5 in the test stage."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
-from diffinv.config import ConfigError
-from diffinv.formulations import Formulation
-from diffinv.losses import dsm_loss
-from diffinv.samplers import conditional_score
+from diffinv.core.formulations import Formulation
+from diffinv.core.losses import dsm_loss
+from diffinv.core.samplers import conditional_score
+from diffinv.run.errors import ConfigError
 
 
 class ScoreModule(pl.LightningModule):
     """``network`` is an ε-model ``(x, t, y, mask) -> ε̂``; ``samplers`` maps a name to a callable
-    ``(score_fn, formulation, x_T) -> x_0`` (partially applied :func:`diffinv.samplers.sample_ode` /
-    :func:`~diffinv.samplers.sample_sde`); ``optimizer`` is a partial ``torch.optim`` constructor."""
+    ``(score_fn, formulation, x_T) -> x_0`` (partially applied :func:`diffinv.core.samplers.sample_ode` /
+    :func:`~diffinv.core.samplers.sample_sde`); ``optimizer`` is a partial ``torch.optim`` constructor."""
 
     def __init__(
         self,

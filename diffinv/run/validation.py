@@ -1,5 +1,5 @@
 """Start-up validation of a composed config: every problem is reported before any data or training,
-as a :class:`ConfigError` whose message starts with the offending key (DESIGN.md, Config groups).
+as a :class:`ConfigError` whose message starts with the offending key (docs/design.md §5).
 
 Objects are validated by the code that owns them: formulation and network are instantiated, each
 sampler is dry-run on one point with a zero score, and their ``ValueError``/``TypeError`` is re-raised
@@ -14,12 +14,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from diffinv.datamodule import NORMALISATIONS
-
-
-class ConfigError(ValueError):
-    """An invalid config value or combination; the message names the key."""
-
+from diffinv.data.datamodule import NORMALISATIONS
+from diffinv.run.errors import ConfigError
 
 POSITIVE_INTEGERS = (
     "data.batch_size",
@@ -75,7 +71,7 @@ def validate(cfg: DictConfig) -> None:
 
 
 def _check_schedule(cfg: DictConfig) -> None:
-    """Each formulation reads its parameters from the schedule (MATH §2–3): VE needs sigma_*, VP beta_*."""
+    """Each formulation reads its parameters from the schedule (docs/math.md §2–3): VE needs sigma_*, VP beta_*."""
     raw = OmegaConf.to_container(cfg.formulation, resolve=False)
     for key, value in raw.items():
         if isinstance(value, str) and value.startswith("${schedule."):

@@ -1,4 +1,4 @@
-"""Sample distances for the 2-D conditional density problems (PROBLEMS §1).
+"""Sample distances for the 2-D conditional density problems (docs/problems.md §1).
 
 The paper's metric is POT's ``ot.sinkhorn2(a, b, M, reg=0.01)`` with uniform weights and the squared
 Euclidean cost: the transport cost ``<P, M>`` of the entropic plan ``P``. Plain log-domain Sinkhorn needs

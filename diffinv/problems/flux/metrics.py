@@ -1,4 +1,4 @@
-"""Measures of posterior samples for the boundary-flux problems (PROBLEMS.md §2–4, DESIGN.md metrics).
+"""Measures of posterior samples for the boundary-flux problems (docs/problems.md §2–4, DESIGN.md metrics).
 
 All functions take physical units. ``samples`` has shape (n_test, n_samples, d), ``truth`` (n_test, d).
 """
@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import wasserstein_distance
 
-from diffinv.exact import linear_gaussian_posterior
+from diffinv.core.exact import linear_gaussian_posterior
 
 
 def segment_metrics(samples: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Per-segment error, spread and calibration of the posterior (paper Figs. 9, 11; PROBLEMS §2).
+    """Per-segment error, spread and calibration of the posterior (paper Figs. 9, 11; docs/problems.md §2).
 
     ``rel_mae/seg_j``: mean over the test set of |posterior mean - truth| divided by the mean of the truth
     over the test set and all segments; ``post_std/seg_j``: mean posterior std; ``prior_std/seg_j``: std of
@@ -67,7 +67,7 @@ def exact_comparison(
     n_distance_cases: int = 5,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Diffusion posterior against the exact linear–Gaussian posterior (MATH §9), PROBLEMS §2 "exact check".
+    """Diffusion posterior against the exact linear–Gaussian posterior (docs/math.md §9), docs/problems.md §2 "exact check".
 
     ``exact/mean_err_ratio``: mean |diffusion mean - truth| over mean |exact mean - truth| (1 is perfect);
     ``exact/std_ratio``: mean over segments of (mean diffusion std) / (exact std);

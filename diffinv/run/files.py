@@ -1,4 +1,4 @@
-"""Atomic writes into a run directory (DESIGN.md, Run directory): temporary file, then rename."""
+"""Atomic writes into a run directory (docs/design.md §4): temporary file, then rename."""
 
 from __future__ import annotations
 

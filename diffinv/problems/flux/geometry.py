@@ -1,4 +1,4 @@
-"""Geometry of the boundary-flux problems (PROBLEMS.md §2): domain, flux segments, sensors, mesh sizes.
+"""Geometry of the boundary-flux problems (docs/problems.md §2): domain, flux segments, sensors, mesh sizes.
 
 Pure NumPy; the DOLFINx mesh built from it lives in :mod:`data_gen.fem.mesh`.
 
@@ -36,7 +36,7 @@ def segment_centres() -> np.ndarray:
 
 
 def sensor_coords() -> np.ndarray:
-    """(30, 2) sensor positions: x = 0.5, 1.0, …, 7.5 on y = 0.5, then on y = 1.5 (PROBLEMS.md §2)."""
+    """(30, 2) sensor positions: x = 0.5, 1.0, …, 7.5 on y = 0.5, then on y = 1.5 (docs/problems.md §2)."""
     return np.concatenate([np.column_stack([SENSOR_X, np.full_like(SENSOR_X, y)]) for y in SENSOR_LINES_Y])
 
 

@@ -1,8 +1,8 @@
-"""The paired-data HDF5 file: one schema, an atomic writer and a validating reader (DESIGN.md, Files).
+"""The paired-data HDF5 file: one schema, an atomic writer and a validating reader (docs/design.md §6).
 
 Layout: groups ``train/`` and ``test/``, each holding ``x`` (N, d) float64 (the inferred vector),
 ``y_clean`` (N, m) float64 (noise-free measurement) and, for a family of measurement operators
-(MATH §8), ``mask`` (N, m) bool. File attributes record how the file was made (problem name, schema
+(docs/math.md §8), ``mask`` (N, m) bool. File attributes record how the file was made (problem name, schema
 version, generator config as YAML, seed, coordinates, creation time, package version).
 Measurement noise is *not* stored: the datamodule applies it, so one file serves a noise sweep.
 """

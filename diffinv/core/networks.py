@@ -1,8 +1,8 @@
-"""The conditional MLP score network (MATH §7, paper Appendix B).
+"""The conditional MLP score network (docs/math.md §7, paper Appendix B).
 
 ``ε̂(x_t, t, y, η)``: an MLP with ReLU activations whose input is the concatenation of ``x_t``, the
-measurement ``y``, the optional sensor mask ``η`` (MATH §8) and an embedding of ``t``. It predicts the
-noise ``z`` of ``x_t = m x0 + s z``; the score is ``-ε̂ / s(t)`` (MATH §6).
+measurement ``y``, the optional sensor mask ``η`` (docs/math.md §8) and an embedding of ``t``. It predicts the
+noise ``z`` of ``x_t = m x0 + s z``; the score is ``-ε̂ / s(t)`` (docs/math.md §6).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from torch import nn
 
 
 class FourierTimeEmbedding(nn.Module):
-    """``[t, sin(2π w t), cos(2π w t)]``, fixed random frequencies ``w ~ N(0, scale²)`` (MATH §7, choice)."""
+    """``[t, sin(2π w t), cos(2π w t)]``, fixed random frequencies ``w ~ N(0, scale²)`` (docs/math.md §7, choice)."""
 
     def __init__(self, features: int = 16, scale: float = 4.0, seed: int = 0):
         super().__init__()
@@ -31,7 +31,7 @@ class FourierTimeEmbedding(nn.Module):
 
 
 class ScoreMLP(nn.Module):
-    """Conditional ε-network: ``depth`` hidden layers of ``width`` units with ReLU (MATH §7)."""
+    """Conditional ε-network: ``depth`` hidden layers of ``width`` units with ReLU (docs/math.md §7)."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Reverse-process samplers: the λ-family SDE and the probability-flow ODE (MATH §5).
+"""Reverse-process samplers: the λ-family SDE and the probability-flow ODE (docs/math.md §5).
 
 Functional, k-diffusion style: a sampler takes ``score_fn(x, t) -> ∇_x log p_t(x | y)`` with the
 conditioning closed over (see :func:`conditional_score`), a formulation and the starting point
@@ -15,7 +15,7 @@ import torch
 from torchdiffeq import odeint
 from tqdm.auto import tqdm
 
-from diffinv.formulations import Formulation
+from diffinv.core.formulations import Formulation
 
 ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -23,7 +23,7 @@ ODE_METHODS = {"rk45": "dopri5", "heun": "heun2", "euler": "euler"}  # ours -> t
 
 
 def conditional_score(eps_model, formulation: Formulation, y: torch.Tensor, mask: torch.Tensor | None = None):
-    """The score ``ŝ_θ(x, y, t) = -ε̂(x, t, y, η) / s(t)`` of an ε-network (MATH §6), y (and η) closed over.
+    """The score ``ŝ_θ(x, y, t) = -ε̂(x, t, y, η) / s(t)`` of an ε-network (docs/math.md §6), y (and η) closed over.
 
     ``y`` (and ``mask``) broadcast against ``x.shape[:-1]``: pass ``y`` of shape ``(n, 1, m)`` with ``x``
     of shape ``(n, k, d)`` to draw ``k`` samples for each of ``n`` measurements in one batch.
@@ -48,11 +48,11 @@ def sample_sde(
     denoise: bool = False,
     progress: bool = False,
 ) -> torch.Tensor:
-    """Integrate the λ-family reverse SDE (MATH 5.1) from ``T`` to ``t_eps`` by Euler–Maruyama (MATH 5.2).
+    """Integrate the λ-family reverse SDE (docs/math.md §5.1) from ``T`` to ``t_eps`` by Euler–Maruyama (docs/math.md §5.2).
 
     ``x_{k+1} = x_k - h_k [f x_k - ½(1+λ) g² ŝ(x_k, t_k)] + √(λ h_k) g z_k`` on a uniform grid of
     ``steps`` steps. λ = 1 is the reverse-time SDE, λ = 0 the probability-flow ODE by explicit Euler.
-    ``denoise`` applies the Tweedie step ``x_0 ≈ (x + s² ŝ)/m`` at ``t_eps`` (MATH §5, off by default).
+    ``denoise`` applies the Tweedie step ``x_0 ≈ (x + s² ŝ)/m`` at ``t_eps`` (docs/math.md §5, off by default).
     """
     steps = _check_steps(steps)
     lam = float(lam)
@@ -83,7 +83,7 @@ def sample_ode(
     atol: float = 1e-5,
     denoise: bool = False,
 ) -> torch.Tensor:
-    """Integrate the probability-flow ODE ``dx/dt = f x - ½ g² ŝ(x, t)`` (MATH §5, λ = 0), ``T`` to ``t_eps``.
+    """Integrate the probability-flow ODE ``dx/dt = f x - ½ g² ŝ(x, t)`` (docs/math.md §5, λ = 0), ``T`` to ``t_eps``.
 
     ``method``: ``"rk45"`` — adaptive Dormand–Prince 5(4) with ``rtol``/``atol`` (the paper's SciPy
     integrator; the error norm is taken over the whole batch, as when SciPy integrates a flattened
@@ -110,7 +110,7 @@ def sample_ode(
 
 
 def _tweedie(score_fn: ScoreFn, formulation: Formulation, x: torch.Tensor) -> torch.Tensor:
-    """Tweedie denoising at ``t_eps``: ``x_0 ≈ (x + s² ŝ) / m`` (MATH §5)."""
+    """Tweedie denoising at ``t_eps``: ``x_0 ≈ (x + s² ŝ) / m`` (docs/math.md §5)."""
     t = torch.full(x.shape[:-1], formulation.t_eps, dtype=x.dtype, device=x.device)
     m, s = formulation.m(t).unsqueeze(-1), formulation.s(t).unsqueeze(-1)
     return (x + s**2 * score_fn(x, t)) / m

@@ -1,13 +1,13 @@
-"""LightningDataModule for the paired HDF5 datasets (DESIGN.md, Files; MATH §8).
+"""LightningDataModule for the paired HDF5 datasets (docs/design.md §6; docs/math.md §8).
 
-- reads the file through :func:`diffinv.h5data.read_dataset` (schema errors are ``DatasetError``s that name
+- reads the file through :func:`diffinv.data.schema.read_dataset` (schema errors are ``DatasetError``s that name
   the file and key);
 - normalises x and y with statistics of the training split only: ``standard`` (zero mean, unit std),
-  ``minmax`` (to [-1, 1], PROBLEMS §2) or ``none``;
+  ``minmax`` (to [-1, 1], docs/problems.md §2) or ``none``;
 - adds measurement noise ``y = y_clean + σ_n e`` from a seeded generator, ``σ_n = noise × mean|y_clean|`` of
-  the training split (PROBLEMS §2); fresh every epoch or fixed (``fresh_noise_each_epoch``);
+  the training split (docs/problems.md §2); fresh every epoch or fixed (``fresh_noise_each_epoch``);
 - for operator families passes the mask η as an extra input and sets missing readings to -1 after
-  normalisation (MATH §8);
+  normalisation (docs/math.md §8);
 - keeps the whole training set as tensors on the training device and yields shuffled batches by index,
   with no per-item collation.
 """
@@ -23,10 +23,10 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from diffinv.h5data import Dataset, read_dataset
+from diffinv.data.schema import Dataset, read_dataset
 
 NORMALISATIONS = ("standard", "minmax", "none")
-MISSING_READING = -1.0  # MATH §8: value of a switched-off sensor in normalised units
+MISSING_READING = -1.0  # docs/math.md §8: value of a switched-off sensor in normalised units
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Affine:
 
 
 def network_measurements(y_norm: Affine, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Measurements (raw units) to network inputs: affine map, then -1 where the mask is off (MATH §8)."""
+    """Measurements (raw units) to network inputs: affine map, then -1 where the mask is off (docs/math.md §8)."""
     y = y_norm.forward(np.asarray(y, dtype=np.float64))
     return y if mask is None else np.where(mask, y, MISSING_READING)
 
@@ -181,7 +181,7 @@ class PairedDataModule(pl.LightningDataModule):
         return ShuffledBatches(x, make_epoch, mask, self.batch_size, self.seed, epoch, rank, world_size)
 
     def test_dataloader(self) -> DataLoader:
-        """One batch holding every normalised conditioning value y* (PROBLEMS §1), shape (n_cases, 1, m)."""
+        """One batch holding every normalised conditioning value y* (docs/problems.md §1), shape (n_cases, 1, m)."""
         if self.test_conditions is None:
             raise ValueError("data.test_conditions is not set: nothing to condition the test stage on")
         y = self.test_conditions.reshape(len(self.test_conditions), 1, self.dataset.y_dim)

@@ -1,9 +1,9 @@
 """Continuing a killed run in its own directory: ``resume=DIR`` (README, Resuming a killed run).
 
 ``resume=DIR`` makes ``DIR`` the run directory (``hydra.run.dir``/``hydra.sweep.dir`` default to it, through
-the ``diffinv.either`` resolver). The directory's ``config.yaml`` must then match the new command except for
+the ``diffinv.either`` resolver of :mod:`diffinv.run.resolvers`). The directory's ``config.yaml`` must then match the new command except for
 the keys of :data:`MAY_DIFFER` (where the run runs, not what it computes); training continues from the
-newest checkpoint, sampling reuses the chunks already written (:mod:`diffinv.flux_evaluation`), and a run
+newest checkpoint, sampling reuses the chunks already written (:mod:`diffinv.problems.flux.evaluator`), and a run
 whose ``metrics.json`` exists is complete and is not repeated.
 """
 
@@ -15,21 +15,12 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from data_gen.config import register_resolvers as register_data_gen_resolvers
-from diffinv.config import ConfigError
-from diffinv.rundir import write_text
+from diffinv.run.errors import ConfigError
+from diffinv.run.files import write_text
 
 log = logging.getLogger(__name__)
 
 MAY_DIFFER = ("resume", "paths", "torch_threads", "trainer.max_epochs", "callbacks.progress", "logger")
-
-
-def register_resolvers() -> None:
-    """``${diffinv.either:${resume},<default>}``: the first argument unless it is null; and data_gen's."""
-    register_data_gen_resolvers()
-    OmegaConf.register_new_resolver(
-        "diffinv.either", lambda value, default: default if value is None else value, replace=True
-    )
 
 
 def start_run_dir(resume: str | None, out: Path, cfg: DictConfig, trailer: str = "") -> bool:

@@ -1,7 +1,7 @@
-"""Forward processes as objects exposing ``m, s, f, g2`` (MATH §1–3).
+"""Forward processes as objects exposing ``m, s, f, g2`` (docs/math.md §1–3).
 
-Every formulation is the linear SDE ``dX = f(t) X dt + g(t) dW`` (MATH 1.1) whose transition kernel is
-``N(m(t) x0, s(t)² I)`` (MATH 1.3). A formulation object exposes exactly those four functions of time,
+Every formulation is the linear SDE ``dX = f(t) X dt + g(t) dW`` (docs/math.md §1.1) whose transition kernel is
+``N(m(t) x0, s(t)² I)`` (docs/math.md §1.3). A formulation object exposes exactly those four functions of time,
 the time interval ``[t_eps, T]`` and its terminal (prior) distribution; losses and samplers derive
 everything else from them, in the style of score_sde_pytorch's ``sde_lib``.
 """
@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
-T_EPS = 1e-3  # MATH §0 (choice): training and sampling use t in [t_eps, T]
+T_EPS = 1e-3  # docs/math.md §0 (choice): training and sampling use t in [t_eps, T]
 
 
 def _positive(name: str, value: float) -> float:
@@ -24,7 +24,7 @@ def _positive(name: str, value: float) -> float:
 
 
 class Formulation(ABC):
-    """A forward process of the unified form of MATH §1."""
+    """A forward process of the unified form of docs/math.md §1."""
 
     def __init__(self, T: float = 1.0, t_eps: float = T_EPS):
         self.T = _positive("T", T)
@@ -34,19 +34,19 @@ class Formulation(ABC):
 
     @abstractmethod
     def m(self, t: torch.Tensor) -> torch.Tensor:
-        """Mean factor of the kernel, ``m(t) = exp(∫_0^t f)`` (MATH 1.3)."""
+        """Mean factor of the kernel, ``m(t) = exp(∫_0^t f)`` (docs/math.md §1.3)."""
 
     @abstractmethod
     def s(self, t: torch.Tensor) -> torch.Tensor:
-        """Standard deviation of the kernel (MATH 1.3)."""
+        """Standard deviation of the kernel (docs/math.md §1.3)."""
 
     @abstractmethod
     def f(self, t: torch.Tensor) -> torch.Tensor:
-        """Drift coefficient of the forward SDE (MATH 1.1)."""
+        """Drift coefficient of the forward SDE (docs/math.md §1.1)."""
 
     @abstractmethod
     def g2(self, t: torch.Tensor) -> torch.Tensor:
-        """Squared diffusion coefficient of the forward SDE (MATH 1.1)."""
+        """Squared diffusion coefficient of the forward SDE (docs/math.md §1.1)."""
 
     @property
     @abstractmethod
@@ -54,11 +54,11 @@ class Formulation(ABC):
         """Standard deviation of the terminal distribution ``N(0, prior_std² I)``."""
 
     def prior_sample(self, shape, generator=None, device=None, dtype=None) -> torch.Tensor:
-        """Draw ``X_T`` from the terminal distribution (MATH §5, "Start")."""
+        """Draw ``X_T`` from the terminal distribution (docs/math.md §5, "Start")."""
         return self.prior_std * torch.randn(shape, generator=generator, device=device, dtype=dtype)
 
     def perturb(self, x0: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """``x_t = m(t) x0 + s(t) z`` for ``t`` of shape ``x0.shape[:-1]`` (MATH 1.3, §6)."""
+        """``x_t = m(t) x0 + s(t) z`` for ``t`` of shape ``x0.shape[:-1]`` (docs/math.md §1.3, §6)."""
         t = t.unsqueeze(-1)
         return self.m(t) * x0 + self.s(t) * z
 
@@ -68,7 +68,7 @@ class Formulation(ABC):
 
 
 class VE(Formulation):
-    """Variance exploding, geometric schedule (MATH §2).
+    """Variance exploding, geometric schedule (docs/math.md §2).
 
     ``f = 0``, ``m = 1``, ``s = σ(t) = σ_min (σ_max/σ_min)^{t/T}``, ``g² = 2 σ² ln(σ_max/σ_min) / T``.
     """
@@ -101,7 +101,7 @@ class VE(Formulation):
 
 
 class VPFamily(Formulation):
-    """Variance preserving κ-family with a linear β schedule (MATH §3, eq. 3.1).
+    """Variance preserving κ-family with a linear β schedule (docs/math.md §3, eq. 3.1).
 
     ``B = ∫β``, ``m = e^{-B/2}``, ``s = (1 - e^{-κB})^{1/(2κ)}``, ``f = -β/2``, ``g² = β s^{2(1-κ)}``;
     ``m^{2κ} + s^{2κ} = 1``. κ = 1 is the VP SDE of Song et al. (2021).
@@ -148,7 +148,7 @@ class VPFamily(Formulation):
 
 
 class VP(VPFamily):
-    """The VP SDE of Song et al. (2021): the κ-family at κ = 1 (MATH §3)."""
+    """The VP SDE of Song et al. (2021): the κ-family at κ = 1 (docs/math.md §3)."""
 
     def __init__(self, beta_min: float, beta_max: float, T: float = 1.0, t_eps: float = T_EPS):
         super().__init__(beta_min, beta_max, kappa=1.0, T=T, t_eps=t_eps)

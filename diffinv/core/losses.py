@@ -1,10 +1,10 @@
-"""Conditional denoising score matching (MATH §6, eq. 6.1) in the ε-parameterisation."""
+"""Conditional denoising score matching (docs/math.md §6, eq. 6.1) in the ε-parameterisation."""
 
 from __future__ import annotations
 
 import torch
 
-from diffinv.formulations import Formulation
+from diffinv.core.formulations import Formulation
 
 
 def dsm_loss(
@@ -15,7 +15,7 @@ def dsm_loss(
     mask: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Monte Carlo estimate of ``E || ε̂(x_t, t, y, η) - z ||²`` (MATH 6.1 with ``ŝ = -ε̂/s``).
+    """Monte Carlo estimate of ``E || ε̂(x_t, t, y, η) - z ||²`` (docs/math.md §6.1 with ``ŝ = -ε̂/s``).
 
     ``t ~ U(t_eps, T)``, ``z ~ N(0, I)``, ``x_t = m(t) x0 + s(t) z``; the squared norm is summed over the
     components of x and averaged over the batch. Its minimiser is the true conditional score.

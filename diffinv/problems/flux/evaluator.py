@@ -1,11 +1,11 @@
-"""Posterior sampling and scores for the boundary-flux problems (PROBLEMS §2–4, paper Figs. 7, 9, 11, 13).
+"""Posterior sampling and scores for the boundary-flux problems (docs/problems.md §2–4, paper Figs. 7, 9, 11, 13).
 
 For each of the first ``n_test`` test measurements (noisy with the datamodule's fixed test noise), every
 configured sampler draws ``module.n_samples`` posterior samples of the flux; measurements are batched so
 that one batch holds at most ``chunk_size`` samples (at least one measurement). Samples are mapped back to
-physical units with the training statistics and scored by :mod:`diffinv.posterior_metrics`.
+physical units with the training statistics and scored by :mod:`diffinv.problems.flux.metrics`.
 
-Keys (flat, DESIGN.md): per sampler ``<sampler>/rel_mae/seg_jj``, ``<sampler>/rel_mae/mean``,
+Keys (flat, docs/design.md §7): per sampler ``<sampler>/rel_mae/seg_jj``, ``<sampler>/rel_mae/mean``,
 ``<sampler>/post_std/...``, ``<sampler>/coverage/{1,2}sigma``, ``<sampler>/coverage_curve/p=0.50``, …,
 ``<sampler>/time/sample_s`` and, for the linear–Gaussian variant (file with ``forward_map`` and
 ``clip = false``, no masks, noise > 0), ``<sampler>/exact/mean_err_ratio``, ``<sampler>/exact/std_ratio``,
@@ -29,9 +29,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from diffinv.flux_figures import plot_calibration, plot_flux_cases
-from diffinv.posterior_metrics import coverage_curve, exact_comparison, segment_metrics
-from diffinv.rundir import write_atomic
+from diffinv.problems.flux.figures import plot_calibration, plot_flux_cases
+from diffinv.problems.flux.metrics import coverage_curve, exact_comparison, segment_metrics
+from diffinv.run.files import write_atomic
 
 CHUNK_DIR = "sampling_chunks"  # batches of samples written while sampling, removed once samples.h5 is written
 

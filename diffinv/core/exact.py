@@ -1,16 +1,16 @@
-"""Closed forms used to test formulations and samplers and to check posteriors exactly (MATH §9)."""
+"""Closed forms used to test formulations and samplers and to check posteriors exactly (docs/math.md §9)."""
 
 from __future__ import annotations
 
 import torch
 
-from diffinv.formulations import Formulation
+from diffinv.core.formulations import Formulation
 
 
 class GaussianMixture:
     """``p_0 = Σ_k w_k N(μ_k, Σ_k)``; any formulation keeps it one: ``p_t = Σ_k w_k N(m μ_k, m² Σ_k + s² I)``.
 
-    (MATH §9.)
+    (docs/math.md §9.)
 
     Computations are in float64. ``score(x, t, formulation)`` is the exact ``∇_x log p_t`` for ``x`` of
     shape (..., d) and ``t`` of shape (...) or scalar.
@@ -74,10 +74,10 @@ class GaussianMixture:
 
 
 class ConditionalGaussianEps:
-    """Exact ε-model of jointly Gaussian (x, y) with ``x`` the first ``x_dim`` components (MATH §6, §9).
+    """Exact ε-model of jointly Gaussian (x, y) with ``x`` the first ``x_dim`` components (docs/math.md §6, §9).
 
     ``ε(x, t, y) = -s ∇_x log N(x; m μ(y), m² C + s² I)`` with ``N(μ(y), C) = p_0(x | y)``; same
-    call signature as :class:`diffinv.networks.ScoreMLP`, so losses and samplers can run on it.
+    call signature as :class:`diffinv.core.networks.ScoreMLP`, so losses and samplers can run on it.
     """
 
     def __init__(self, mean, cov, x_dim, formulation):
@@ -98,7 +98,7 @@ class ConditionalGaussianEps:
 
 def gaussian_condition(mean_x, mean_y, cov_xx, cov_xy, cov_yy, y):
     """``p(x | y)`` of jointly Gaussian (x, y): ``G = Σ_xy Σ_yy⁻¹``, mean ``μ_x + G (y - μ_y)``,
-    covariance ``Σ_xx - G Σ_yx`` (MATH §9). ``y`` may be (m,) or batched (n, m). Uses a
+    covariance ``Σ_xx - G Σ_yx`` (docs/math.md §9). ``y`` may be (m,) or batched (n, m). Uses a
     pseudo-inverse so a singular ``Σ_yy`` (noise-free, rank-deficient operator) is allowed.
     """
     mean_x, mean_y, cov_xx, cov_xy, cov_yy, y = (
@@ -111,6 +111,6 @@ def gaussian_condition(mean_x, mean_y, cov_xx, cov_xy, cov_yy, y):
 
 
 def linear_gaussian_posterior(mu, K, A, Sigma_e, y):
-    """Posterior of ``x ~ N(μ, K)``, ``y = A x + e``, ``e ~ N(0, Σ_e)`` (MATH §9), valid for ``Σ_e = 0``."""
+    """Posterior of ``x ~ N(μ, K)``, ``y = A x + e``, ``e ~ N(0, Σ_e)`` (docs/math.md §9), valid for ``Σ_e = 0``."""
     mu, K, A, Sigma_e = (torch.as_tensor(a, dtype=torch.float64) for a in (mu, K, A, Sigma_e))
     return gaussian_condition(mu, A @ mu, K, K @ A.T, A @ K @ A.T + Sigma_e, y)

@@ -1,7 +1,7 @@
-"""Scores and figures for the 2-D conditional density problems (PROBLEMS §1, paper Table 2).
+"""Scores and figures for the 2-D conditional density problems (docs/problems.md §1, paper Table 2).
 
 For each y*: the band reference (test pairs with ``|y - y*| < band_halfwidth``), an exact reference of the
-same size from :func:`data_gen.toy.sample_conditional`, and
+same size from :func:`diffinv.problems.densities.definitions.sample_conditional`, and
 
 - ``sinkhorn``: the paper's entropic OT cost between generated samples and the band reference;
 - ``sinkhorn_floor``: the same between an independent exact sample of the generated size and the band
@@ -10,7 +10,7 @@ same size from :func:`data_gen.toy.sample_conditional`, and
   it costs as much as ``sinkhorn``);
 - ``w2``: the exact squared 1-D Wasserstein-2 distance between generated samples and the exact reference.
 
-Keys are flat (DESIGN.md): ``<sampler>/sinkhorn/y=0.6``, ``<sampler>/sinkhorn/mean``, …, and the
+Keys are flat (docs/design.md §7): ``<sampler>/sinkhorn/y=0.6``, ``<sampler>/sinkhorn/mean``, …, and the
 sampler-free ``sinkhorn_floor/...``, ``band_size/y=...``.
 """
 
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from data_gen import toy
-from diffinv import figures
-from diffinv.metrics import sinkhorn_cost, wasserstein2_1d
-from diffinv.rundir import save_figure
+from diffinv.problems.densities import definitions as toy
+from diffinv.problems.densities import figures
+from diffinv.problems.densities.metrics import sinkhorn_cost, wasserstein2_1d
+from diffinv.run.files import save_figure
 
 
 class ToyEvaluation:

@@ -1,4 +1,4 @@
-"""The noise-sweep report of the boundary-flux problems (PROBLEMS §2–4, §5; paper Figs. 9, 11, 14, 17–20):
+"""The noise-sweep report of the boundary-flux problems (docs/problems.md §2–4, §5; paper Figs. 9, 11, 14, 17–20):
 per (problem, formulation, sampler), the per-segment error and posterior std against the noise level
 (prior std dashed), a summary figure of the segment means and coverage against noise for every
 (problem, formulation, sampler), and a markdown table. ``rows`` are :func:`diffinv.report.collect`'s, one per
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from diffinv.flux_figures import plot_per_segment_vs_noise, plot_sweep_summary
-from diffinv.rundir import write_text
+from diffinv.problems.flux.figures import plot_per_segment_vs_noise, plot_sweep_summary
+from diffinv.run.files import write_text
 
-N_SEGMENTS = 30  # 15 bottom then 15 top wall segments (PROBLEMS §2)
+N_SEGMENTS = 30  # 15 bottom then 15 top wall segments (docs/problems.md §2)
 OPTIONAL = ("exact/mean_err_ratio", "exact/std_ratio", "exact/w1_over_std")
 
 
@@ -85,7 +85,7 @@ def report(rows: list[dict], directory: Path, out: Path) -> str:
         f"# Boundary-flux report for `{directory}`",
         "Per run and sampler: relative mean absolute error of the posterior mean (mean over segments), mean "
         "posterior std and the prior std (std of the true flux over the test set), coverage of the ±1σ/±2σ "
-        "intervals and, for the linear–Gaussian variant, the ratios to the exact posterior (PROBLEMS §2).",
+        "intervals and, for the linear–Gaussian variant, the ratios to the exact posterior (docs/problems.md §2).",
         table(groups),
         "![error, std and coverage against noise, every problem, formulation and sampler](summary.png)",
     ]

@@ -1,6 +1,6 @@
 """Figures for the boundary-flux posteriors (paper Figs. 7, 9, 11, 13, 14, 16–20, plus calibration).
 
-The inferred vector holds 15 bottom-wall then 15 top-wall segment fluxes (PROBLEMS §2); each figure
+The inferred vector holds 15 bottom-wall then 15 top-wall segment fluxes (docs/problems.md §2); each figure
 shows the two walls side by side. Inputs are arrays in physical units; every function writes one PNG.
 """
 
@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
-from data_gen.fem.layout import FLUX_END, SENSOR_LINES_Y, SENSOR_X  # noqa: E402
+from diffinv.problems.flux.geometry import FLUX_END, SENSOR_LINES_Y, SENSOR_X  # noqa: E402
 
 WALLS = ("bottom wall (y = 0)", "top wall (y = 2)")
 
