@@ -8,8 +8,6 @@ continues a killed run there (:mod:`diffinv.run.resume`); ``time/train_s`` is th
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from pathlib import Path
@@ -20,92 +18,17 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from diffinv.data.source import ensure_dataset
+from diffinv.problems.evaluator import run_evaluator
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
 from diffinv.run.resolvers import register_resolvers
 from diffinv.run.resume import completed_metrics, latest_checkpoint, start_run_dir
 from diffinv.run.validation import validate
-from diffinv.training.module import ScoreModule
+from diffinv.training.module import ScoreModule, build_module
 
 log = logging.getLogger(__name__)
 register_resolvers()
-
-
-def dataset_path(cfg: DictConfig) -> Path:
-    """``problem.data_file``, or ``<data_dir>/<name>-<hash of problem.generate>.h5`` for generated data."""
-    if cfg.problem.data_file:
-        return Path(cfg.problem.data_file)
-    recipe = json.dumps(OmegaConf.to_container(cfg.problem.generate, resolve=True), sort_keys=True)
-    digest = hashlib.sha256(recipe.encode()).hexdigest()[:10]
-    return Path(cfg.paths.data_dir) / f"{cfg.problem.name}-{digest}.h5"
-
-
-def ensure_dataset(cfg: DictConfig) -> Path:
-    path = dataset_path(cfg)
-    if cfg.problem.data_file and not path.is_file():
-        make = OmegaConf.select(cfg, "problem.make_data")
-        hint = f"; make it with: {make}" if make else ""
-        raise FileNotFoundError(f"problem.data_file: {path} does not exist{hint}")
-    if not path.exists() and not cfg.problem.data_file:
-        log.info("dataset %s missing: generating it with %s", path, cfg.problem.generate._target_)
-        start = time.perf_counter()
-        instantiate(cfg.problem.generate, path=str(path))
-        log.info("generated %s in %.1f s", path, time.perf_counter() - start)
-    return path
-
-
-def build_module(cfg: DictConfig) -> ScoreModule:
-    samplers = {name: instantiate(node) for name, node in cfg.sampler.items()}
-    return ScoreModule(
-        network=instantiate(cfg.model),
-        formulation=instantiate(cfg.formulation),
-        optimizer=instantiate(cfg.optimizer),
-        samplers=samplers,
-        n_samples=cfg.evaluation.n_samples,
-        sample_seed=cfg.evaluation.seed,
-    )
-
-
-def sample_and_score(cfg: DictConfig, module: ScoreModule, datamodule, out: Path) -> dict:
-    """Lightning test stage (all y* at once, every configured sampler), then metrics and figures.
-
-    Problems without y* (boundary flux, docs/problems.md §2–4) condition on every test measurement instead: their
-    evaluator samples them in chunks itself (:mod:`diffinv.problems.flux.evaluator`).
-    """
-    if cfg.problem.y_stars is None:
-        evaluator = instantiate(
-            cfg.problem.evaluator, n_test=cfg.evaluation.n_test, chunk_size=cfg.evaluation.chunk_size
-        )
-        return evaluator(module, datamodule, out, seed=cfg.evaluation.seed)
-    # one process samples, also after data-parallel training: a single-device Trainer of the same accelerator
-    tester = instantiate(
-        cfg.trainer,
-        devices=1,
-        num_nodes=1,
-        strategy="auto",
-        logger=False,
-        callbacks=[],
-        default_root_dir=str(out),
-    )
-    tester.test(module, datamodule=datamodule, verbose=False)
-    x_norm = datamodule.x_norm
-    samples = {name: x_norm.inverse(x.double().cpu().numpy()) for name, x in module.test_samples.items()}
-    evaluator = instantiate(
-        cfg.problem.evaluator,
-        band_halfwidth=cfg.evaluation.band_halfwidth,
-        sinkhorn_reg=cfg.evaluation.sinkhorn_reg,
-        sinkhorn_tol=cfg.evaluation.sinkhorn_tol,
-        exact_sinkhorn=cfg.evaluation.exact_sinkhorn,
-    )
-    test = datamodule.dataset.test
-    start = time.perf_counter()
-    metrics = evaluator(
-        samples, test.x, test.y_clean, list(cfg.problem.y_stars), out, seed=cfg.evaluation.seed
-    )
-    metrics["time/score_s"] = time.perf_counter() - start
-    for name, seconds in module.sample_seconds.items():
-        metrics[f"{name}/time/sample_s"] = seconds
-    return metrics
 
 
 def publish(metrics: dict, loggers: list, out: Path) -> None:
@@ -163,7 +86,7 @@ def train(cfg: DictConfig) -> dict:
     fit_metrics = fit(trainer, module, datamodule, out, resuming)
     if trainer.global_rank != 0:  # data-parallel training: one process samples, scores and writes
         return fit_metrics
-    metrics = sample_and_score(cfg, module, datamodule, out) | fit_metrics
+    metrics = run_evaluator(cfg, module, datamodule, out) | fit_metrics
     publish(metrics, loggers, out)
     log.info("results in %s (metrics.json, figures/, checkpoints/final.ckpt)", out)
     print(f"results: {out.resolve()}")

@@ -22,6 +22,7 @@ import torch  # noqa: E402
 from diffinv.core.exact import GaussianMixture  # noqa: E402
 from diffinv.core.formulations import VE, VP, VPFamily  # noqa: E402
 from diffinv.core.samplers import sample_ode, sample_sde  # noqa: E402
+from diffinv.run.files import save_figure  # noqa: E402
 
 MIXTURE = GaussianMixture(
     weights=[0.5, 0.3, 0.2],
@@ -85,8 +86,7 @@ def main() -> None:
     axes[0, 0].set_title("exact samples")
     fig.suptitle(f"Exact-score sampling of a 3-component Gaussian mixture, {args.n} samples each")
     fig.tight_layout()
-    path = args.out / "exact_score_sampling.png"
-    fig.savefig(path, dpi=90)
+    path = save_figure(fig, args.out / "exact_score_sampling.png", dpi=90)
     print(f"1 sample-size standard error of the mean: {torch.sqrt(torch.diagonal(cov) / args.n).max():.4f}")
     print(f"figure: {path.resolve()}")
 

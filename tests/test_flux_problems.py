@@ -90,7 +90,7 @@ def test_sweep_experiments_cover_the_noise_levels_formulations_and_samplers(expe
     assert cfg.hydra.sweeper.params["data.noise"] == "0,0.01,0.02,0.05,0.1,0.2,0.5"
     assert cfg.hydra.sweeper.params.formulation == "ve,vp" and cfg.hydra.mode.name == "MULTIRUN"
     assert cfg.trainer.max_epochs == 10_000 and cfg.evaluation.n_samples == 1000
-    assert cfg.evaluation.n_test == n_test and cfg.task_name == experiment
+    assert cfg.problem.evaluator.n_test == n_test and cfg.task_name == experiment
 
 
 def test_missing_data_file_says_how_to_make_it(tmp_path):
@@ -113,7 +113,7 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
         "data.noise=0.05",
         "sampler=[ode,sde]",
         "sampler.sde.steps=20",
-        "evaluation.n_test=5",
+        "problem.evaluator.n_test=5",
         "evaluation.n_samples=50",
         "evaluation.chunk_size=120",  # 2 measurements per batch: 3 batches
     )
@@ -140,7 +140,7 @@ def test_multiop_runs_with_masks_as_network_input(tmp_path):
     dataset = make_data(
         tmp_path / "data", "problem=advdiff_multiop", "problem.n_train=1000", "problem.n_test=20"
     )
-    run, metrics = train(tmp_path, "problem=advdiff_multiop", "data.noise=0.02", "evaluation.n_test=4")
+    run, metrics = train(tmp_path, "problem=advdiff_multiop", "data.noise=0.02", "problem.evaluator.n_test=4")
     assert all(f"ode/{key}" in metrics for key in PER_SAMPLER)
     assert not any("exact/" in key for key in metrics)  # clipped prior: no closed form
     assert all(math.isfinite(v) for v in metrics.values())
@@ -159,7 +159,7 @@ def fake_flux_run(directory, noise: float, rel_mae: float):
     metrics |= {"ode/rel_mae/mean": rel_mae, "ode/post_std/mean": 0.1, "ode/coverage/1sigma": 0.68}
     metrics |= {"ode/coverage/2sigma": 0.95}
     config = {
-        "problem": {"name": "advdiff"},
+        "problem": {"name": "advdiff", "evaluator": {"_target_": "diffinv.problems.flux.evaluator.FluxEvaluator"}},
         "formulation": {"_target_": "diffinv.core.formulations.VP"},
         "trainer": {"max_epochs": 11},
         "evaluation": {"n_samples": 13},
@@ -206,7 +206,7 @@ def test_linear_gaussian_posterior_matches_the_exact_one(tmp_path):
         "sampler=sde",
         "~sampler.ode",  # debug=fast's ODE tolerances: no ODE here
         "sampler.sde.steps=500",
-        "evaluation.n_test=100",
+        "problem.evaluator.n_test=100",
         "evaluation.n_samples=300",
         timeout=5400,
     )

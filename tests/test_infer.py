@@ -34,7 +34,7 @@ def test_sensors_off_as_nan_give_the_evaluators_posterior_in_physical_units(tmp_
         tmp_path,
         "problem=advdiff_multiop",
         "data.noise=0.02",
-        "evaluation.n_test=3",
+        "problem.evaluator.n_test=3",
         f"evaluation.n_samples={N_SAMPLES}",
         f"evaluation.chunk_size={N_SAMPLES}",  # one measurement per batch, seeded 12345 + i
     )
@@ -63,8 +63,9 @@ def test_sensors_off_as_nan_give_the_evaluators_posterior_in_physical_units(tmp_
         f"hydra.run.dir={out}",
     )
     with h5py.File(out / "samples.h5") as f:
-        np.testing.assert_allclose(f["mean"][()], evaluated_mean, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(f["ode/mean"][()], evaluated_mean, rtol=1e-6, atol=1e-9)
         np.testing.assert_array_equal(f["mask"][()], mask)
-        assert f["samples"].shape == (3, N_SAMPLES, 30)
+        assert f["ode/samples"].shape == (3, N_SAMPLES, 30)
+        np.testing.assert_array_equal(f["cases"][()], [0, 1, 2])
     assert (out / "figures" / "posterior.png").stat().st_size > 10_000
     assert not (out / "sampling_chunks").exists()

@@ -16,7 +16,7 @@ TANH = (
     "debug=fast",
     "trainer.max_epochs=150",
     "callbacks.checkpoint.every_n_epochs=25",
-    "evaluation.exact_sinkhorn=false",
+    "problem.evaluator.exact_sinkhorn=false",
 )
 
 
@@ -80,7 +80,7 @@ def test_a_run_killed_while_sampling_reuses_the_batches_it_wrote(tmp_path):
         "debug=fast",
         "problem=advdiff",
         "data.noise=0.05",
-        "evaluation.n_test=40",
+        "problem.evaluator.n_test=40",
         "evaluation.n_samples=100",
         "evaluation.chunk_size=100",  # one measurement per batch: 40 batches
         f"paths.root_dir={tmp_path}",
@@ -106,7 +106,7 @@ def test_a_run_killed_while_sampling_reuses_the_batches_it_wrote(tmp_path):
 
 def test_resume_of_a_finished_run_changes_nothing(tmp_path):
     run = tmp_path / "run"
-    common = ("debug=fast", "evaluation.exact_sinkhorn=false", f"paths.root_dir={tmp_path}")
+    common = ("debug=fast", "problem.evaluator.exact_sinkhorn=false", f"paths.root_dir={tmp_path}")
     run_module("diffinv.train", *common, f"hydra.run.dir={run}")
     before = (run / "metrics.json").read_bytes()
     result = run_module("diffinv.train", *common, f"resume={run}")

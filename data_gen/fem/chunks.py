@@ -10,13 +10,13 @@ wrong fingerprint (stale settings), the wrong inputs or rows, or non-finite outp
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from diffinv.run.files import write_atomic
 
 
 class ChunkError(ValueError):
@@ -53,17 +53,10 @@ class ChunkPlan:
 
     def write(self, index: int, x: np.ndarray, y: np.ndarray) -> Path:
         """Save chunk ``index`` atomically."""
-        path = self.path(index)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.npz", dir=path.parent)
-        os.close(fd)
-        try:
-            np.savez(tmp, x=x, y_clean=y, fingerprint=np.array(self.fingerprint))
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        return write_atomic(
+            self.path(index),
+            lambda tmp: np.savez(tmp, x=x, y_clean=y, fingerprint=np.array(self.fingerprint)),
+        )
 
     def is_done(self, index: int, x: np.ndarray) -> bool:
         """True if chunk ``index`` is on disk and valid for inputs ``x``; :class:`ChunkError` if it is bad."""

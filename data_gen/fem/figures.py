@@ -24,6 +24,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from data_gen.fem.draws import draw_inputs  # noqa: E402
 from diffinv.problems.flux import geometry  # noqa: E402
+from diffinv.run.files import save_figure  # noqa: E402
 from diffinv.run.resolvers import register_resolvers  # noqa: E402
 
 register_resolvers()
@@ -72,11 +73,7 @@ def plot_samples(cfg: DictConfig) -> Path:
         ax_y.legend(fontsize=7)
     fig.suptitle(f"{cfg.problem.name}: training samples at {solver.disc.mesh_label}")
     fig.tight_layout()
-    out = Path(cfg.figures.out_dir) / f"{Path(cfg.out).stem}_samples.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(cfg.figures.out_dir) / f"{Path(cfg.out).stem}_samples.png", dpi=110)
 
 
 @hydra.main(version_base="1.3", config_path="../../conf/data_gen", config_name="figures")

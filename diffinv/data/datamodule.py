@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
 from diffinv.data.schema import Dataset, read_dataset
 
@@ -117,7 +116,6 @@ class PairedDataModule(pl.LightningDataModule):
         fresh_noise_each_epoch: bool = True,
         normalisation: str = "standard",
         seed: int = 0,
-        test_conditions: list | None = None,
     ):
         super().__init__()
         if normalisation not in NORMALISATIONS:
@@ -127,9 +125,6 @@ class PairedDataModule(pl.LightningDataModule):
             fresh_noise_each_epoch,
             normalisation,
             seed,
-        )
-        self.test_conditions = (
-            None if test_conditions is None else np.asarray(test_conditions, dtype=np.float64)
         )
         self.dataset: Dataset | None = None
 
@@ -179,14 +174,6 @@ class PairedDataModule(pl.LightningDataModule):
             (0, 1) if self.trainer is None else (self.trainer.global_rank, self.trainer.world_size)
         )
         return ShuffledBatches(x, make_epoch, mask, self.batch_size, self.seed, epoch, rank, world_size)
-
-    def test_dataloader(self) -> DataLoader:
-        """One batch holding every normalised conditioning value y* (docs/problems.md §1), shape (n_cases, 1, m)."""
-        if self.test_conditions is None:
-            raise ValueError("data.test_conditions is not set: nothing to condition the test stage on")
-        y = self.test_conditions.reshape(len(self.test_conditions), 1, self.dataset.y_dim)
-        y = torch.as_tensor(self.normalise_y(y), dtype=torch.float32)
-        return DataLoader(TensorDataset(y), batch_size=len(y))
 
     def state(self) -> dict:
         """Normalisation and noise, stored in the checkpoint so evaluation maps samples back to raw units."""

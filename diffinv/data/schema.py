@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 
 from diffinv import __version__
+from diffinv.run.files import write_atomic
 
 SCHEMA_VERSION = 1
 SPLITS = ("train", "test")
@@ -70,11 +71,8 @@ def write_dataset(path: str | os.PathLike, splits: dict[str, Split], attrs: dict
             raise DatasetError(f"{path}: split '{name}' missing (need {SPLITS})")
         _check_split(path, name, splits[name])
     _check_consistent(path, splits["train"], splits["test"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-    try:
+
+    def write(tmp: str) -> None:
         with h5py.File(tmp, "w") as f:
             for name in SPLITS:
                 split = splits[name]
@@ -88,11 +86,8 @@ def write_dataset(path: str | os.PathLike, splits: dict[str, Split], attrs: dict
             f.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
             for key, value in (attrs or {}).items():
                 f.attrs[key] = value
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+
+    return write_atomic(path, write)
 
 
 def read_dataset(path: str | os.PathLike) -> Dataset:
@@ -164,12 +159,6 @@ def _check_consistent(path: Path, train: Split, test: Split) -> None:
             raise DatasetError(f"{path}: '{key}' has dimension {a} in train/ but {b} in test/")
     if (train.mask is None) != (test.mask is None):
         raise DatasetError(f"{path}: 'mask' present in only one of train/ and test/")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _plain(value):

@@ -1,7 +1,7 @@
 """Start-up validation of a composed config: every problem is reported before any data or training,
 as a :class:`ConfigError` whose message starts with the offending key (docs/design.md §5).
 
-Objects are validated by the code that owns them: formulation and network are instantiated, each
+Objects are validated by the code that owns them: datamodule, formulation and network are instantiated, each
 sampler is dry-run on one point with a zero score, and their ``ValueError``/``TypeError`` is re-raised
 with the config key in front; plain scalars are checked here.
 """
@@ -14,7 +14,6 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from diffinv.data.datamodule import NORMALISATIONS
 from diffinv.run.errors import ConfigError
 
 POSITIVE_INTEGERS = (
@@ -24,21 +23,13 @@ POSITIVE_INTEGERS = (
     "evaluation.chunk_size",
     "torch_threads",
 )
-OPTIONAL_POSITIVE_INTEGERS = ("evaluation.n_test",)
-POSITIVE_NUMBERS = (
-    "optimizer.lr",
-    "evaluation.band_halfwidth",
-    "evaluation.sinkhorn_reg",
-    "evaluation.sinkhorn_tol",
-)
+POSITIVE_NUMBERS = ("optimizer.lr",)
 NON_NEGATIVE_NUMBERS = ("data.noise",)
 
 
 def validate(cfg: DictConfig) -> None:
-    for key in POSITIVE_INTEGERS + OPTIONAL_POSITIVE_INTEGERS:
+    for key in POSITIVE_INTEGERS:
         value = OmegaConf.select(cfg, key)
-        if value is None and key in OPTIONAL_POSITIVE_INTEGERS:
-            continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{key}: must be an integer >= 1, got {value!r}")
     for key in POSITIVE_NUMBERS + NON_NEGATIVE_NUMBERS:
@@ -49,10 +40,8 @@ def validate(cfg: DictConfig) -> None:
         if not low_ok(value):
             bound = ">= 0" if key in NON_NEGATIVE_NUMBERS else "> 0"
             raise ConfigError(f"{key}: must be {bound}, got {value!r}")
-    if cfg.data.normalisation not in NORMALISATIONS:
-        raise ConfigError(
-            f"data.normalisation: must be one of {NORMALISATIONS}, got {cfg.data.normalisation!r}"
-        )
+    _build("data", cfg.data, path=None)  # its constructor checks normalisation etc.; no data is read
+    _build("problem.evaluator", cfg.problem.evaluator)
     _check_schedule(cfg)
     formulation = _build("formulation", cfg.formulation)
     _build("model", cfg.model)
@@ -83,9 +72,9 @@ def _check_schedule(cfg: DictConfig) -> None:
                 )
 
 
-def _build(prefix: str, node: DictConfig):
+def _build(prefix: str, node: DictConfig, **kwargs):
     try:
-        return instantiate(node)
+        return instantiate(node, **kwargs)
     except Exception as exc:  # Hydra wraps the constructor's error in InstantiationException
         raise ConfigError(_message(prefix, node, exc)) from exc
 

@@ -1,26 +1,26 @@
-"""LightningModule: the conditional ε-network trained by denoising score matching (docs/math.md §6) and sampled
-by the reverse-process samplers of docs/math.md §5 in the test stage."""
+"""LightningModule: the conditional ε-network trained by denoising score matching (docs/math.md §6), and
+:meth:`ScoreModule.sample`, the one call that draws posterior samples with a reverse-process sampler
+(docs/math.md §5); batching, checkpointed batches and units are :mod:`diffinv.training.posterior`'s."""
 
 from __future__ import annotations
 
-import pickle
-import re
 import time
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 
 from diffinv.core.formulations import Formulation
 from diffinv.core.losses import dsm_loss
 from diffinv.core.samplers import conditional_score
-from diffinv.run.errors import ConfigError
 
 
 class ScoreModule(pl.LightningModule):
     """``network`` is an ε-model ``(x, t, y, mask) -> ε̂``; ``samplers`` maps a name to a callable
     ``(score_fn, formulation, x_T) -> x_0`` (partially applied :func:`diffinv.core.samplers.sample_ode` /
-    :func:`~diffinv.core.samplers.sample_sde`); ``optimizer`` is a partial ``torch.optim`` constructor."""
+    :func:`~diffinv.core.samplers.sample_sde`); ``optimizer`` is a partial ``torch.optim`` constructor.
+    Build one from a run's config with :func:`build_module`."""
 
     def __init__(
         self,
@@ -28,15 +28,10 @@ class ScoreModule(pl.LightningModule):
         formulation: Formulation,
         optimizer,
         samplers: dict | None = None,
-        n_samples: int = 1000,
-        sample_seed: int = 0,
     ):
         super().__init__()
         self.network, self.formulation, self.optimizer_factory = network, formulation, optimizer
         self.samplers = dict(samplers or {})
-        self.n_samples, self.sample_seed = n_samples, sample_seed
-        self.test_samples: dict[str, torch.Tensor] = {}
-        self.sample_seconds: dict[str, float] = {}
         self.run_state: dict = {}  # resolved config and normalisation, stored in every checkpoint
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -58,44 +53,24 @@ class ScoreModule(pl.LightningModule):
     def configure_optimizers(self):
         return self.optimizer_factory(self.parameters())
 
-    def test_step(self, batch, batch_idx):
-        """``n_samples`` draws of x for each conditioning value in ``batch = [y]``, y (n, 1, m), at once."""
-        (y,) = batch
-        self.test_samples = {}
-        for name, sampler in self.samplers.items():
-            self.test_samples[name], self.sample_seconds[name] = self.sample(
-                sampler, y, seed=self.sample_seed
-            )
-
     @torch.no_grad()
-    def sample(self, sampler, y: torch.Tensor, seed: int, mask: torch.Tensor | None = None):
+    def sample(self, sampler, y: torch.Tensor, n_samples: int, seed: int, mask: torch.Tensor | None = None):
         """Samples (n, n_samples, x_dim) for conditions ``y`` (n, 1, m), normalised units; and the seconds."""
         start = time.perf_counter()
         torch.manual_seed(seed)
-        shape = (y.shape[0], self.n_samples, self.network.x_dim)
+        shape = (y.shape[0], n_samples, self.network.x_dim)
         x_T = self.formulation.prior_sample(shape, device=y.device, dtype=y.dtype)
         score_fn = conditional_score(self.network, self.formulation, y, mask)
         x = sampler(score_fn, self.formulation, x_T)
         return x, time.perf_counter() - start
 
 
-def read_checkpoint(path) -> dict:
-    """A checkpoint written by ``diffinv.train``, read with ``torch.load(weights_only=True)``: tensors and
-    plain containers only, never arbitrary pickled objects. Errors name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ckpt: {path} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated files, pickles of arbitrary objects, other formats
-        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
-        if unsafe:
-            why = f"it holds a {unsafe[1]} object; only tensors and plain containers are loaded"
-        elif isinstance(exc, pickle.UnpicklingError):
-            why = "not a torch checkpoint file"
-        else:
-            why = str(exc).splitlines()[0][:200]
-        raise ConfigError(f"ckpt: {path} is not a readable diffinv checkpoint ({why})") from exc
-    if not isinstance(checkpoint, dict) or "diffinv" not in checkpoint:
-        raise ConfigError(f"ckpt: {path} was not written by diffinv.train (no 'diffinv' entry)")
-    return checkpoint
+def build_module(cfg: DictConfig) -> ScoreModule:
+    """The untrained module a run's config describes: ``model``, ``formulation``, ``optimizer`` and every
+    selected ``sampler`` instantiated (docs/design.md §5)."""
+    return ScoreModule(
+        network=instantiate(cfg.model),
+        formulation=instantiate(cfg.formulation),
+        optimizer=instantiate(cfg.optimizer),
+        samplers={name: instantiate(node) for name, node in cfg.sampler.items()},
+    )

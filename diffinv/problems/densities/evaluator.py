@@ -1,6 +1,7 @@
 """Scores and figures for the 2-D conditional density problems (docs/problems.md §1, paper Table 2).
 
-For each y*: the band reference (test pairs with ``|y - y*| < band_halfwidth``), an exact reference of the
+Every sampler of the module draws ``plan.n_samples`` samples of x for each y* through the one sampling path
+(:mod:`diffinv.training.posterior`, all y* in one batch). For each y*: the band reference (test pairs with ``|y - y*| < band_halfwidth``), an exact reference of the
 same size from :func:`diffinv.problems.densities.definitions.sample_conditional`, and
 
 - ``sinkhorn``: the paper's entropic OT cost between generated samples and the band reference;
@@ -11,38 +12,75 @@ same size from :func:`diffinv.problems.densities.definitions.sample_conditional`
 - ``w2``: the exact squared 1-D Wasserstein-2 distance between generated samples and the exact reference.
 
 Keys are flat (docs/design.md §7): ``<sampler>/sinkhorn/y=0.6``, ``<sampler>/sinkhorn/mean``, …, and the
-sampler-free ``sinkhorn_floor/...``, ``band_size/y=...``.
+sampler-free ``sinkhorn_floor/...``, ``band_size/y=...``; ``<sampler>/time/sample_s``, ``time/score_s``.
+Files: ``samples.h5`` (docs/design.md §6; y* as the measurements, every sample kept),
+``figures/histograms_<sampler>.png``, ``figures/joint_density.png``.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 
 from diffinv.problems.densities import definitions as toy
 from diffinv.problems.densities import figures
+from diffinv.problems.densities import report as table2_report
 from diffinv.problems.densities.metrics import sinkhorn_cost, wasserstein2_1d
+from diffinv.problems.evaluator import Evaluator
 from diffinv.run.files import save_figure
+from diffinv.training.posterior import SamplingPlan, sample_every_sampler, write_samples
 
 
-class ToyEvaluation:
+class DensityEvaluator(Evaluator):
+    """``problem.evaluator`` of the 2-D density problems: the conditioning values ``y_stars``, the band
+    half-width of the reference, the Sinkhorn settings, and whether to also score against the exact
+    reference (docs/problems.md §1)."""
+
+    report = staticmethod(table2_report.report)
+
     def __init__(
         self,
         problem: str,
+        y_stars: list[float],
         band_halfwidth: float = 0.05,
         sinkhorn_reg: float = 0.01,
         sinkhorn_tol: float = 1e-6,
         exact_sinkhorn: bool = True,
     ):
+        positive = {
+            "band_halfwidth": band_halfwidth,
+            "sinkhorn_reg": sinkhorn_reg,
+            "sinkhorn_tol": sinkhorn_tol,
+        }
+        for key, value in positive.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"{key} must be a number > 0, got {value!r}")
         self.problem = toy.problem(problem)
+        self.y_stars = [float(y) for y in y_stars]
         self.band_halfwidth, self.reg, self.tol = band_halfwidth, sinkhorn_reg, sinkhorn_tol
         self.per_sampler = ("sinkhorn", "sinkhorn_exact", "w2") if exact_sinkhorn else ("sinkhorn", "w2")
 
-    def __call__(
-        self, samples: dict[str, np.ndarray], test_x, test_y, y_stars, output_dir, seed: int = 0
-    ) -> dict:
+    def __call__(self, module, datamodule, out: Path, plan: SamplingPlan) -> dict[str, float]:
+        y = np.asarray(self.y_stars, dtype=np.float64).reshape(-1, datamodule.dataset.y_dim)
+        drawn = sample_every_sampler(module, datamodule.normalise_y(y), None, plan, out)
+        samples = {name: datamodule.x_norm.inverse(x) for name, (x, _) in drawn.items()}
+        start = time.perf_counter()
+        test = datamodule.dataset.test
+        metrics = self.score(samples, test.x, test.y_clean, out, seed=plan.seed)
+        metrics["time/score_s"] = time.perf_counter() - start
+        metrics |= {f"{name}/time/sample_s": seconds for name, (_, seconds) in drawn.items()}
+        write_samples(out, y, samples, np.arange(len(y)))
+        return metrics
+
+    def posterior_figure(self, samples, path, title, mask=None):
+        """One histogram of the posterior samples of the scalar x per measurement."""
+        return save_figure(figures.posterior_histograms(samples, title), path)
+
+    def score(self, samples: dict[str, np.ndarray], test_x, test_y, output_dir, seed: int = 0) -> dict:
         """``samples[name]``: generated x (len(y_stars), n, 1), raw units. Writes figures; returns metrics."""
+        y_stars = self.y_stars
         rng = np.random.default_rng(seed)
         n = next(iter(samples.values())).shape[1]
         metrics: dict[str, float] = {}

@@ -1,12 +1,9 @@
-"""``python -m diffinv.report DIR [--out DIR]``: a run or a multirun directory to a markdown report in the
-paper's Table 2 layout (formulation × sampler rows, problem columns, the floor beside each cell) and a
-figure (docs/problems.md §1, §5). Every number comes from the runs' ``metrics.json`` and ``config.yaml``.
-Boundary-flux runs (docs/problems.md §2–4) get the noise-sweep report of :mod:`diffinv.problems.flux.report` instead."""
+"""The Table 2 report of the 2-D density problems (docs/problems.md §1, §5): a markdown table in the paper's
+layout (formulation × sampler rows, problem columns, the floor beside each cell) and a figure. Every
+number comes from the runs' ``metrics.json`` and ``config.yaml``."""
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,12 +12,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
 
-from diffinv.problems.flux import report as flux_report  # noqa: E402
 from diffinv.run.files import save_figure, write_text  # noqa: E402
 
-FORMULATION_NAMES = {"VE": "VE", "VP": "VP", "VPFamily": "VP-κ"}
 # Paper Table 2 as quoted in docs/problems.md §1 (their datasets, same metric), shown for comparison.
 PAPER = {
     ("VE", "ODE"): {"tanh": 0.051, "bimodal": 0.059, "spiral": 0.047},
@@ -28,39 +22,6 @@ PAPER = {
     ("VP", "ODE"): {"tanh": 0.046, "bimodal": 0.046, "spiral": 0.045},
     ("VP", "SDE"): {"tanh": 0.041, "bimodal": 0.044, "spiral": 0.041},
 }
-
-
-def find_runs(directory: Path) -> list[Path]:
-    """``directory`` itself if it is a run, else every run below it (a multirun's numbered folders)."""
-    if (directory / "metrics.json").is_file():
-        return [directory]
-    runs = sorted(p.parent for p in directory.rglob("metrics.json") if (p.parent / "config.yaml").is_file())
-    if not runs:
-        raise FileNotFoundError(f"{directory}: no run directories (metrics.json + config.yaml) found")
-    return runs
-
-
-def collect(runs: list[Path]) -> list[dict]:
-    """One row per (run, sampler): problem, formulation, sampler, the metrics of that sampler and the run."""
-    rows = []
-    for run in runs:
-        metrics = json.loads((run / "metrics.json").read_text())
-        config = yaml.safe_load((run / "config.yaml").read_text())
-        formulation = FORMULATION_NAMES.get(config["formulation"]["_target_"].rsplit(".", 1)[-1], "?")
-        for sampler in sorted({k.split("/")[0] for k in metrics if k.endswith("/time/sample_s")}):
-            rows.append(
-                {
-                    "run": run,
-                    "problem": config["problem"]["name"],
-                    "formulation": formulation,
-                    "sampler": sampler.upper(),
-                    "epochs": config["trainer"]["max_epochs"],
-                    "n_samples": config["evaluation"]["n_samples"],
-                    "noise": config["data"]["noise"],
-                    **{k.removeprefix(f"{sampler}/"): v for k, v in metrics.items() if "/" in k},
-                }
-            )
-    return rows
 
 
 def table(rows: list[dict], key: str, with_floor: bool) -> str:
@@ -140,10 +101,9 @@ def figure(rows: list[dict]):
     return fig
 
 
-def report(directory: Path, out: Path) -> str:
-    rows = collect(find_runs(directory))
-    if "rel_mae/mean" in rows[0]:  # boundary-flux runs (docs/problems.md §2–4)
-        return flux_report.report(rows, directory, out)
+def report(rows: list[dict], directory: Path, out: Path) -> str:
+    """``out/report.md`` and ``out/sinkhorn_vs_floor.png`` for the runs of ``directory`` (``rows``:
+    :func:`diffinv.run.records.collect`)."""
     seen: dict = {}
     for r in rows:
         cell = (r["problem"], r["formulation"], r["sampler"])
@@ -170,17 +130,3 @@ def report(directory: Path, out: Path) -> str:
     write_text(out / "report.md", text + "\n")
     save_figure(figure(rows), out / "sinkhorn_vs_floor.png")
     return text
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("directory", type=Path, help="a run or multirun directory")
-    parser.add_argument("--out", type=Path, default=None, help="where report.md goes (default: DIRECTORY)")
-    args = parser.parse_args(argv)
-    text = report(args.directory, args.out or args.directory)
-    print(text)
-    print(f"\nwritten: {(args.out or args.directory) / 'report.md'}")
-
-
-if __name__ == "__main__":
-    main()

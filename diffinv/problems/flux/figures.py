@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from diffinv.problems.flux.geometry import FLUX_END, SENSOR_LINES_Y, SENSOR_X  # noqa: E402
+from diffinv.run.files import save_figure  # noqa: E402
 
 WALLS = ("bottom wall (y = 0)", "top wall (y = 2)")
 
@@ -25,12 +26,8 @@ def _segment_centres(n_per_wall: int) -> np.ndarray:
 
 
 def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def plot_flux_cases(

@@ -1,0 +1,188 @@
+"""The one posterior-sampling path (docs/design.md §2): every evaluator and ``diffinv.infer`` draw their
+samples here, in batches that a killed run finds again, and write them in the one ``samples.h5`` schema
+(docs/design.md §6).
+
+- :func:`sample_in_batches`: ``n_samples`` draws for each of many normalised measurements, in batches of
+  at most ``chunk_size`` samples; batch ``i`` is seeded ``seed + i`` and saved to ``chunk_dir`` as it
+  finishes, so a resumed run reuses it (same seeds, same values);
+- :func:`sample_every_sampler`: the same for each of a module's samplers, under ``<out>/sampling_chunks``;
+- :func:`posterior_samples`: a :class:`~diffinv.training.checkpoint.TrainedModel` and measurements in
+  physical units (NaN = switched-off sensor) to samples in physical units — the library call;
+- :func:`write_samples`: ``samples.h5``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from diffinv.data.datamodule import network_measurements
+from diffinv.data.measurements import MeasurementError
+from diffinv.run.files import write_atomic
+from diffinv.training.checkpoint import TrainedModel
+from diffinv.training.module import ScoreModule
+
+CHUNK_DIR = "sampling_chunks"  # batches written while sampling; removed once samples.h5 holds them
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """How many samples per measurement, how many per batch, and the first batch's seed (``evaluation.*``)."""
+
+    n_samples: int
+    chunk_size: int = 200_000
+    seed: int = 0
+
+
+def sample_in_batches(
+    module: ScoreModule,
+    sampler,
+    y_norm: np.ndarray,
+    mask: np.ndarray | None,
+    plan: SamplingPlan,
+    chunk_dir: Path,
+    desc: str | None = None,
+) -> tuple[np.ndarray, float]:
+    """Samples (n_cases, n_samples, d) in normalised units and the seconds spent sampling them now.
+
+    ``plan.n_samples`` samples for each normalised measurement ``y_norm[i]`` (mask ``mask[i]``), in batches
+    of ``max(1, chunk_size // n_samples)`` measurements; batch ``i`` is seeded ``seed + i`` and written to
+    ``chunk_dir/batch_<i>.npy`` (atomically) as it finishes. Batches already there (a killed run being
+    resumed in the same directory) are read instead of sampled again.
+    """
+    per_batch = max(1, plan.chunk_size // plan.n_samples)
+    device = module.device
+    chunks, seconds = [], 0.0
+    starts = range(0, len(y_norm), per_batch)
+    with torch.inference_mode():
+        for i, start in enumerate(tqdm(starts, desc=f"sampling ({desc or chunk_dir.name})", unit="batch")):
+            rows = slice(start, start + per_batch)
+            path = chunk_dir / f"batch_{i:05d}.npy"
+            expected = (len(y_norm[rows]), plan.n_samples, module.network.x_dim)
+            if path.is_file():
+                chunks.append(read_chunk(path, expected))
+                continue
+            y_batch = torch.as_tensor(y_norm[rows, None, :], dtype=torch.float32, device=device)
+            m_batch = (
+                None
+                if mask is None
+                else torch.as_tensor(mask[rows, None, :], dtype=torch.float32, device=device)
+            )
+            x, elapsed = module.sample(sampler, y_batch, plan.n_samples, seed=plan.seed + i, mask=m_batch)
+            x = x.float().cpu().numpy()
+            write_atomic(path, lambda tmp, x=x: np.save(tmp, x))
+            chunks.append(x.astype(np.float64))
+            seconds += elapsed
+    return np.concatenate(chunks), seconds
+
+
+def sample_every_sampler(
+    module: ScoreModule, y_norm: np.ndarray, mask: np.ndarray | None, plan: SamplingPlan, out: Path
+) -> dict[str, tuple[np.ndarray, float]]:
+    """:func:`sample_in_batches` for each of ``module.samplers``: name -> (normalised samples, seconds)."""
+    return {
+        name: sample_in_batches(module, sampler, y_norm, mask, plan, Path(out) / CHUNK_DIR / name)
+        for name, sampler in module.samplers.items()
+    }
+
+
+def read_chunk(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A sampled batch written by a killed run (``np.load`` without pickle), checked against its shape."""
+    x = np.load(path, allow_pickle=False)
+    if x.shape != shape:
+        raise ValueError(
+            f"{path}: holds samples of shape {x.shape}, this run draws {shape}; delete {path.parent} "
+            "to sample again"
+        )
+    return x.astype(np.float64)
+
+
+def check_measurement(model: TrainedModel, y: np.ndarray, source: str = "measurement") -> np.ndarray | None:
+    """The mask (True = sensor on) that ``y`` (n, m) implies, once checked against ``model``; None when the
+    model takes no masks and every reading is given."""
+    expected = model.module.network.y_dim
+    if y.ndim != 2 or y.shape[1] != expected:
+        raise MeasurementError(
+            f"{source}: readings of shape {y.shape}, the model ({model.config.problem.name}, {model.source}) "
+            f"takes {expected} readings per measurement"
+        )
+    if np.isinf(y).any():
+        row, col = np.argwhere(np.isinf(y))[0]
+        raise MeasurementError(f"{source}: reading {col} of measurement {row} is infinite")
+    off = np.isnan(y)
+    if not off.any():
+        return np.ones_like(y, dtype=bool) if model.takes_masks else None
+    if not model.takes_masks:
+        row = int(np.argwhere(off)[0][0])
+        raise MeasurementError(
+            f"{source}: measurement {row} has NaN (switched-off) readings at sensors "
+            f"{np.flatnonzero(off[row]).tolist()}, but the model ({model.config.problem.name}) was trained "
+            "with every sensor on; use a many-operator model (problem=advdiff_multiop) or give every reading"
+        )
+    return ~off
+
+
+def posterior_samples(
+    model: TrainedModel,
+    y,
+    n_samples: int = 1000,
+    seed: int = 0,
+    chunk_size: int = 200_000,
+    chunk_dir: str | Path | None = None,
+) -> np.ndarray:
+    """Posterior samples (n, n_samples, d) in physical units for measurements ``y`` (m,) or (n, m) in physical
+    units (NaN = switched-off sensor), with the model's first sampler. ``chunk_dir`` keeps finished batches
+    (a rerun reuses them)."""
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    mask = check_measurement(model, y)
+    (sampler, *_) = model.module.samplers.values()
+    y_in = network_measurements(model.y_norm, np.nan_to_num(y, nan=0.0), mask)
+    plan = SamplingPlan(n_samples=n_samples, chunk_size=chunk_size, seed=seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        batches = Path(tmp if chunk_dir is None else chunk_dir)
+        x, _ = sample_in_batches(model.module, sampler, y_in, mask, plan, batches)
+    return model.x_norm.inverse(x)
+
+
+def write_samples(
+    out: Path,
+    y: np.ndarray,
+    samples: dict[str, np.ndarray],
+    cases: np.ndarray,
+    mask: np.ndarray | None = None,
+    truth: np.ndarray | None = None,
+    attrs: dict | None = None,
+) -> Path:
+    """``out/samples.h5`` in the one schema (docs/design.md §6), then the sampled batches removed.
+
+    Root: ``y`` (n, m) measurements in physical units, ``mask`` (n, m) when the model takes masks, ``truth``
+    (n, d) when known, ``cases`` (k,) the rows whose samples are kept; attributes ``attrs`` (e.g.
+    ``noise_std``). One group per sampler: ``mean`` and ``std`` (n, d) of every row, ``samples``
+    (k, n_samples, d) float32 of the kept rows. Everything in physical units.
+    """
+
+    def write(tmp: str) -> None:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("y", data=y)
+            if mask is not None:
+                f.create_dataset("mask", data=mask)
+            if truth is not None:
+                f.create_dataset("truth", data=truth)
+            f.create_dataset("cases", data=np.asarray(cases))
+            f.attrs.update(attrs or {})
+            for name, x in samples.items():
+                g = f.create_group(name)
+                g.create_dataset("mean", data=x.mean(axis=1))
+                g.create_dataset("std", data=x.std(axis=1, ddof=1))
+                g.create_dataset("samples", data=x[cases].astype(np.float32))
+
+    path = write_atomic(Path(out) / "samples.h5", write)
+    shutil.rmtree(Path(out) / CHUNK_DIR, ignore_errors=True)
+    return path
