@@ -1,4 +1,4 @@
-"""Posterior samples for your own measurements (README, Your own measurement).
+"""Posterior samples for your own measurements (docs/usage.md §6).
 
 Command line::
 

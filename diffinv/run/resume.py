@@ -1,4 +1,4 @@
-"""Continuing a killed run in its own directory: ``resume=DIR`` (README, Resuming a killed run).
+"""Continuing a killed run in its own directory: ``resume=DIR`` (docs/usage.md §8).
 
 ``resume=DIR`` makes ``DIR`` the run directory (``hydra.run.dir``/``hydra.sweep.dir`` default to it, through
 the ``diffinv.either`` resolver of :mod:`diffinv.run.resolvers`). The directory's ``config.yaml`` must then match the new command except for

@@ -1,4 +1,4 @@
-"""Measures of posterior samples for the boundary-flux problems (docs/problems.md §2–4, DESIGN.md metrics).
+"""Measures of posterior samples for the boundary-flux problems (docs/problems.md §2–4, docs/design.md §7).
 
 All functions take physical units. ``samples`` has shape (n_test, n_samples, d), ``truth`` (n_test, d).
 """
