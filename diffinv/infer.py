@@ -13,8 +13,8 @@ and ``figures/posterior.png`` into the run directory. In Python::
 
 A measurement file holds one measurement per row: CSV (comma-separated, ``nan`` allowed), NPY (read without
 pickle) or HDF5 (dataset ``measurement_key``, default ``y``). A NaN reading means "this sensor is off": a
-many-operator model (trained with masks, docs/math.md §8) conditions on the others; a single-operator model refuses
-it. Readings must carry the noise level the model was trained for (``data.noise`` of its run).
+many-operator model (trained with masks, docs/math.md §8) conditions on the others; a single-operator model
+refuses it. Readings must carry the noise level the model was trained for (``data.noise`` of its run).
 """
 
 from __future__ import annotations

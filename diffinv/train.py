@@ -69,8 +69,8 @@ def build_module(cfg: DictConfig) -> ScoreModule:
 def sample_and_score(cfg: DictConfig, module: ScoreModule, datamodule, out: Path) -> dict:
     """Lightning test stage (all y* at once, every configured sampler), then metrics and figures.
 
-    Problems without y* (boundary flux, docs/problems.md §2–4) condition on every test measurement instead: their
-    evaluator samples them in chunks itself (:mod:`diffinv.problems.flux.evaluator`).
+    Problems without y* (boundary flux, docs/problems.md §2–4) condition on every test measurement instead:
+    their evaluator samples them in chunks itself (:mod:`diffinv.problems.flux.evaluator`).
     """
     if cfg.problem.y_stars is None:
         evaluator = instantiate(

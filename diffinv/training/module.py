@@ -1,5 +1,5 @@
-"""LightningModule: the conditional ε-network trained by denoising score matching (docs/math.md §6) and sampled
-by the reverse-process samplers of docs/math.md §5 in the test stage."""
+"""LightningModule: the conditional ε-network trained by denoising score matching (docs/math.md §6) and
+sampled by the reverse-process samplers of docs/math.md §5 in the test stage."""
 
 from __future__ import annotations
 
