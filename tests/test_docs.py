@@ -115,6 +115,7 @@ def test_nothing_cites_the_former_spec_files_or_paths_outside_the_repository():
         ("docs/design.md §3-4", [("design", "3", "4")]),
         ("docs/usage.md", []),
     ],
+    ids=["subsection", "range-and-another-page", "list", "hyphen-range", "page-only"],
 )
 def test_the_citation_pattern(line, expected):
     got = [
