@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow test-all demo table2 lint clean bench bench-quick
+.PHONY: install test test-slow test-all demo table2 lint docs clean bench bench-quick
 
 # The first interpreter found that is Python >= 3.12 (pyenv shims honour .python-version).
 FIND_PYTHON = for c in $${PYTHON:-} python3.12 python3.13 python3.14 python3 python; do \
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	  $$py -m venv $(VENV); \
 	fi
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[fem,dev]'
+	$(PY) -m pip install -q -e '.[fem,dev,docs]'
 	@touch $(STAMP)
 
 test: $(STAMP)
@@ -60,9 +60,17 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	@set -e; for b in $(BENCHMARKS); do echo "== bench_$$b --quick"; $(PY) -m benchmarks.bench_$$b --quick $(BENCH_ARGS); done
 
+# ruff, then the import-linter contracts of pyproject.toml (layers of diffinv, docs/design.md §1).
 lint: $(STAMP)
 	$(PY) -m ruff check diffinv data_gen experiments tests benchmarks
 	$(PY) -m ruff format --check diffinv data_gen experiments tests benchmarks
+	$(VENV)/bin/lint-imports
+
+# The documentation site (mkdocs.yml) into site/; --strict turns every warning into an error. The build
+# fetches nothing (MathJax is loaded by the reader's browser). NO_MKDOCS_2_WARNING silences Material's
+# end-of-life banner, which is no build problem.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache site

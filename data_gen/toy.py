@@ -1,6 +1,7 @@
 """Paired datasets of the three 2-D densities (docs/problems.md §1): the generator that
 ``python -m diffinv.train problem=tanh`` calls on first use (``problem.generate``) and ``python -m data_gen
-problem=tanh`` calls on request. The densities themselves live in :mod:`diffinv.problems.densities.definitions`."""
+problem=tanh`` calls on request. The densities themselves live in
+:mod:`diffinv.problems.densities.definitions`."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from diffinv.problems.densities.definitions import problem
 def generate(
     name: str, path: str | Path, n_train: int = 10_000, n_test: int = 100_000, seed: int = 0
 ) -> Path:
-    """Write the paired dataset of docs/problems.md §1 (train and test splits, x and y as (N, 1)) to ``path``."""
+    """Write the paired dataset of docs/problems.md §1 (train and test splits, x and y as (N, 1)) to
+    ``path``."""
     toy = problem(name)
     rng = np.random.default_rng(seed)
     splits = {}

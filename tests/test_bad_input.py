@@ -1,4 +1,4 @@
-"""Bad input through the real command-line entry points (README, Bad input): each case exits non-zero with
+"""Bad input through the real command-line entry points (docs/usage.md §10): each case exits non-zero with
 one line naming the file, key or value, no traceback, and leaves the files it was given as they were.
 
 The entry points run in this process (``sys.argv`` + their Hydra ``main``), which costs no interpreter

@@ -1,4 +1,4 @@
-"""Scale-out on existing engines (README, Running on a cluster): Lightning DDP with 2 CPU processes against
+"""Scale-out on existing engines (docs/usage.md §11): Lightning DDP with 2 CPU processes against
 one process, and a Hydra multirun through the submitit launcher (``submitit_local``: the code path of
 ``submitit_slurm`` without a scheduler)."""
 

@@ -1,6 +1,7 @@
-"""Boundary-flux problems (docs/problems.md §2–3) through the real entry point ``diffinv.train``: tiny coarse-mesh
-files made by the FEniCSx generator, training, chunked posterior sampling, metrics, ``samples.h5``, figures;
-and (slow) the linear–Gaussian variant against its exact posterior (docs/math.md §9)."""
+"""Boundary-flux problems (docs/problems.md §2–3) through the real entry point ``diffinv.train``: tiny
+coarse-mesh files made by the FEniCSx generator, training, chunked posterior sampling, metrics,
+``samples.h5``, figures; and (slow) the linear–Gaussian variant against its exact posterior
+(docs/math.md §9)."""
 
 import json
 import math
@@ -190,8 +191,9 @@ def test_report_of_a_noise_sweep_has_table_and_per_segment_figures(tmp_path):
 @pytest.mark.slow
 @pytest.mark.fem
 def test_linear_gaussian_posterior_matches_the_exact_one(tmp_path):
-    """docs/math.md §9 / docs/problems.md §2 exact check: advdiff without clipping on a coarse mesh, σ_n = 5 % of the mean
-    reading; the diffusion posterior's mean error, std and ±1σ coverage against the exact posterior's.
+    """docs/math.md §9 / docs/problems.md §2 exact check: advdiff without clipping on a coarse mesh, σ_n = 5 %
+    of the mean reading; the diffusion posterior's mean error, std and ±1σ coverage against the exact
+    posterior's.
 
     The reverse SDE (λ = 1, 500 steps) from weight-averaged (EMA) parameters: with the same network the
     probability-flow ODE gives a posterior about 20 % too wide (std ratio 1.20, coverage 0.77; README)."""

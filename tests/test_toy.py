@@ -1,4 +1,5 @@
-"""The toy problems of docs/problems.md §1: exact conditional sampler and joint density against the joint sampler."""
+"""The toy problems of docs/problems.md §1: exact conditional sampler and joint density against the joint
+sampler."""
 
 import numpy as np
 import pytest

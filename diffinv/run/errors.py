@@ -1,4 +1,4 @@
-"""Command-line entry points report a user's mistake as one line, not a traceback (README, Bad input).
+"""Command-line entry points report a user's mistake as one line, not a traceback (docs/usage.md §10).
 
 Every error this package raises for bad input is a ``ValueError`` naming the file, key or value
 (:class:`ConfigError`, :class:`diffinv.data.schema.DatasetError`, ``MeasurementError`` …) or a

@@ -60,7 +60,8 @@ def validate(cfg: DictConfig) -> None:
 
 
 def _check_schedule(cfg: DictConfig) -> None:
-    """Each formulation reads its parameters from the schedule (docs/math.md §2–3): VE needs sigma_*, VP beta_*."""
+    """Each formulation reads its parameters from the schedule (docs/math.md §2–3): VE needs sigma_*, VP
+    beta_*."""
     raw = OmegaConf.to_container(cfg.formulation, resolve=False)
     for key, value in raw.items():
         if isinstance(value, str) and value.startswith("${schedule."):

@@ -1,4 +1,5 @@
-"""Posterior sampling and scores for the boundary-flux problems (docs/problems.md §2–4, paper Figs. 7, 9, 11, 13).
+"""Posterior sampling and scores for the boundary-flux problems (docs/problems.md §2–4,
+paper Figs. 7, 9, 11, 13).
 
 For each of the first ``n_test`` test measurements (noisy with the datamodule's fixed test noise), every
 sampler of the module draws ``plan.n_samples`` posterior samples of the flux through the one sampling path
