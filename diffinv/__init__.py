@@ -33,7 +33,23 @@ _EXPORTS = {
     "posterior_samples": "diffinv.training.posterior",
     "read_measurement": "diffinv.data.measurements",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [  # the names of _EXPORTS, spelled out for static tools
+    "VE",
+    "VP",
+    "Formulation",
+    "GaussianMixture",
+    "ScoreMLP",
+    "TrainedModel",
+    "VPFamily",
+    "conditional_score",
+    "dsm_loss",
+    "linear_gaussian_posterior",
+    "load_model",
+    "posterior_samples",
+    "read_measurement",
+    "sample_ode",
+    "sample_sde",
+]
 
 if TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
     from diffinv.core.exact import GaussianMixture, linear_gaussian_posterior

@@ -160,7 +160,10 @@ def fake_flux_run(directory, noise: float, rel_mae: float):
     metrics |= {"ode/rel_mae/mean": rel_mae, "ode/post_std/mean": 0.1, "ode/coverage/1sigma": 0.68}
     metrics |= {"ode/coverage/2sigma": 0.95}
     config = {
-        "problem": {"name": "advdiff", "evaluator": {"_target_": "diffinv.problems.flux.evaluator.FluxEvaluator"}},
+        "problem": {
+            "name": "advdiff",
+            "evaluator": {"_target_": "diffinv.problems.flux.evaluator.FluxEvaluator"},
+        },
         "formulation": {"_target_": "diffinv.core.formulations.VP"},
         "trainer": {"max_epochs": 11},
         "evaluation": {"n_samples": 13},

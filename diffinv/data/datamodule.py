@@ -1,7 +1,7 @@
 """LightningDataModule for the paired HDF5 datasets (docs/design.md §6; docs/math.md §8).
 
-- reads the file through :func:`diffinv.data.schema.read_dataset` (schema errors are ``DatasetError``s that name
-  the file and key);
+- reads the file through :func:`diffinv.data.schema.read_dataset` (schema errors are ``DatasetError``s that
+  name the file and key);
 - normalises x and y with statistics of the training split only: ``standard`` (zero mean, unit std),
   ``minmax`` (to [-1, 1], docs/problems.md §2) or ``none``;
 - adds measurement noise ``y = y_clean + σ_n e`` from a seeded generator, ``σ_n = noise × mean|y_clean|`` of
@@ -64,7 +64,8 @@ class Affine:
 
 
 def network_measurements(y_norm: Affine, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Measurements (raw units) to network inputs: affine map, then -1 where the mask is off (docs/math.md §8)."""
+    """Measurements (raw units) to network inputs: affine map, then -1 where the mask is off
+    (docs/math.md §8)."""
     y = y_norm.forward(np.asarray(y, dtype=np.float64))
     return y if mask is None else np.where(mask, y, MISSING_READING)
 

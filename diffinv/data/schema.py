@@ -10,7 +10,6 @@ Measurement noise is *not* stored: the datamodule applies it, so one file serves
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path

@@ -1,8 +1,9 @@
 """Scores and figures for the 2-D conditional density problems (docs/problems.md §1, paper Table 2).
 
 Every sampler of the module draws ``plan.n_samples`` samples of x for each y* through the one sampling path
-(:mod:`diffinv.training.posterior`, all y* in one batch). For each y*: the band reference (test pairs with ``|y - y*| < band_halfwidth``), an exact reference of the
-same size from :func:`diffinv.problems.densities.definitions.sample_conditional`, and
+(:mod:`diffinv.training.posterior`, all y* in one batch). For each y*: the band reference (test pairs with
+``|y - y*| < band_halfwidth``), an exact reference of the same size from
+:func:`diffinv.problems.densities.definitions.sample_conditional`, and
 
 - ``sinkhorn``: the paper's entropic OT cost between generated samples and the band reference;
 - ``sinkhorn_floor``: the same between an independent exact sample of the generated size and the band

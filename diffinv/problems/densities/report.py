@@ -115,7 +115,8 @@ def report(rows: list[dict], directory: Path, out: Path) -> str:
             f"# Table 2 report for `{directory}`",
             "Sinkhorn distance (POT's `sinkhorn2`, reg 0.01, converged) against the band reference "
             "(test pairs with |y - y*| < 0.05), mean over the four y*; beside it the floor (an exact sample "
-            "of the same size against the same band reference) and the ratio to the floor (docs/problems.md §1).",
+            "of the same size against the same band reference) and the ratio to the floor "
+            "(docs/problems.md §1).",
             table(rows, "sinkhorn/mean", with_floor=True),
             *exact_reference_section(rows),
             "Exact squared 1-D Wasserstein-2 distance to the exact reference:",

@@ -1,8 +1,8 @@
 """The noise-sweep report of the boundary-flux problems (docs/problems.md §2–4, §5; paper Figs. 9, 11, 14,
 17–20): per (problem, formulation, sampler), the per-segment error and posterior std against the noise level
 (prior std dashed), a summary figure of the segment means and coverage against noise for every
-(problem, formulation, sampler), and a markdown table. ``rows`` are :func:`diffinv.run.records.collect`'s, one per
-(run, sampler); every number comes from the runs' ``metrics.json`` and ``config.yaml``."""
+(problem, formulation, sampler), and a markdown table. ``rows`` are :func:`diffinv.run.records.collect`'s,
+one per (run, sampler); every number comes from the runs' ``metrics.json`` and ``config.yaml``."""
 
 from __future__ import annotations
 
