@@ -82,7 +82,8 @@ def main() -> None:
         f"{1 if not args.quick else args.repeats}); tolerance {args.tol:g} (ours: L1 marginal violation; "
         f"POT: "
         f"stopThr); values differ by {rel:.1e} relative. POT needs ~N x M x iterations exponentials; "
-        "at 10,000 x 2,000 it had not returned after 600 s (README), so POT is timed at the smaller size "
+        "at 10,000 x 2,000 it had not returned after 600 s (docs/problems.md §1.3), so POT is timed "
+        "at the smaller size "
         "only.",
     )
 

@@ -199,7 +199,8 @@ def test_linear_gaussian_posterior_matches_the_exact_one(tmp_path):
     posterior's.
 
     The reverse SDE (λ = 1, 500 steps) from weight-averaged (EMA) parameters: with the same network the
-    probability-flow ODE gives a posterior about 20 % too wide (std ratio 1.20, coverage 0.77; README)."""
+    probability-flow ODE gives a posterior about 20 % too wide (std ratio 1.20, coverage 0.77;
+    experiments/inverse_problems/README.md, "The exact check")."""
     make_data(tmp_path / "data", "problem.clip=false", "problem.n_train=9000", "problem.n_test=100")
     _, metrics = train(
         tmp_path,
