@@ -17,10 +17,12 @@ def epoch_losses(run) -> np.ndarray:
 
 
 def test_ddp_on_two_cpu_processes_trains_like_one_process(tmp_path):
-    run_module("diffinv.train", *TANH, f"paths.root_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'one'}")
+    """Batches of 1999 of the 2000 pairs: shares of 1000 and 999, then of 1 and 0 (docs/usage.md §11)."""
+    uneven = (*TANH, "data.batch_size=1999")
+    run_module("diffinv.train", *uneven, f"paths.root_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'one'}")
     run_module(
         "diffinv.train",
-        *TANH,
+        *uneven,
         "trainer=ddp",
         "trainer.accelerator=cpu",
         f"paths.root_dir={tmp_path}",
@@ -28,8 +30,10 @@ def test_ddp_on_two_cpu_processes_trains_like_one_process(tmp_path):
     )
     one, ddp = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("one", "ddp"))
     assert (tmp_path / "ddp" / "train_ddp_process_1.log").is_file()  # a second process really trained
-    assert ddp["train/steps"] == one["train/steps"] == 80  # each process takes half of every batch
-    late_one, late_ddp = epoch_losses(tmp_path / "one")[-10:], epoch_losses(tmp_path / "ddp")[-10:]
+    assert ddp["train/steps"] == one["train/steps"] == 80  # each process takes its share of every batch
+    losses_one, losses_ddp = epoch_losses(tmp_path / "one"), epoch_losses(tmp_path / "ddp")
+    assert len(losses_ddp) == 40 and np.isfinite(losses_ddp).all()
+    late_one, late_ddp = losses_one[-10:], losses_ddp[-10:]
     assert abs(late_ddp.mean() - late_one.mean()) < 0.1 * late_one.mean()
     assert np.isfinite(ddp["ode/sinkhorn/mean"])
 

@@ -96,6 +96,31 @@ def test_batches_are_a_function_of_seed_and_epoch_and_shared_out_under_data_para
         assert torch.equal(torch.cat([first, second]), batch)  # the two processes' shares make the batch
 
 
+@pytest.mark.parametrize(("n_train", "world_size"), [(50, 3), (49, 2), (33, 4)])
+def test_uneven_shares_reassemble_every_batch_and_are_empty_only_below_one_pair_per_process(
+    tmp_path, n_train, world_size
+):
+    """Batches of 16 with a last one of 2, 1, 1 pairs: shares differ by at most one pair, a share is empty
+    only where the batch has fewer pairs than processes, and every process takes the same number of steps
+    (docs/usage.md §11; the loss weighting is in tests/test_data_parallel.py)."""
+    dm = loaded(make_file(tmp_path / "d.h5", n_train=n_train, masked=True))
+    one = dm.train_dataloader()
+    loaders = [
+        ShuffledBatches(one.x, one.make_epoch, one.mask, 16, one.seed, one.epoch, rank, world_size)
+        for rank in range(world_size)
+    ]
+    assert {len(loader) for loader in loaders} == {len(one)}
+    per_process = [list(loader) for loader in loaders]
+    assert {len(batches) for batches in per_process} == {len(one)}
+    for batch, *parts in zip(one, *per_process, strict=True):
+        for whole, *pieces in zip(batch, *parts, strict=True):
+            assert torch.equal(torch.cat(pieces), whole)
+        sizes = [len(part[0]) for part in parts]
+        assert max(sizes) - min(sizes) <= 1
+        assert sizes.count(0) == max(0, world_size - len(batch[0]))
+    assert len(batch[0]) < world_size  # each case ends on a batch that leaves a process empty
+
+
 def test_masked_readings_are_minus_one_after_normalisation(tmp_path):
     dm = loaded(make_file(tmp_path / "m.h5", masked=True), normalisation="minmax")
     x, y, mask = next(iter(dm.train_dataloader()))

@@ -76,8 +76,12 @@ class ShuffledBatches:
     ``epoch()`` is the number of the epoch about to run; ``make_epoch(epoch)`` returns its (noisy,
     normalised) measurements, so noise can be fresh per epoch. The permutation and the noise are functions
     of ``(seed, epoch)`` alone, so a run resumed from a checkpoint sees the batches it would have seen.
-    Under data parallelism (``world_size`` processes) every process draws the same permutation and takes
-    its ``rank``-th share of each batch: the averaged gradient is that of the whole batch, as in one process.
+    Under data parallelism (``world_size`` processes, docs/usage.md §11) every process draws the same
+    permutation and takes its ``rank``-th share of each batch (``tensor_split``): shares differ by at most
+    one pair, so a share is empty only in a batch with fewer pairs than processes (the last one), and every
+    process takes the same number of steps. No pair is dropped:
+    :meth:`diffinv.training.module.ScoreModule.training_step` weights the shares so that the averaged
+    gradient is that of the whole batch, as in one process.
     """
 
     def __init__(

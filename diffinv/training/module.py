@@ -45,10 +45,36 @@ class ScoreModule(pl.LightningModule):
             torch.set_rng_state(checkpoint["diffinv_rng"])
 
     def training_step(self, batch, batch_idx):
+        """The DSM loss of ``batch`` (docs/math.md §6); in one process its mean over the batch.
+
+        Under data parallelism (docs/usage.md §11) ``batch`` is this process's share of a global batch
+        (:class:`diffinv.data.datamodule.ShuffledBatches`): shares differ in size by one when the batch size
+        is not a multiple of the number of processes W, and a last batch smaller than W leaves some empty.
+        Each process returns its share's *sum* × W / B, with B the global batch size (an all-reduce of the
+        share sizes): DDP averages the gradients over the W processes, so the step is the single-process
+        gradient of the global batch's mean, whatever the shares. ``train/loss`` logs the share's mean with
+        weight its size (0 for an empty share, never NaN) and is reduced over processes at the end of the
+        epoch: the mean over every pair of the epoch, as logged by one process.
+        """
         x, y, mask = batch
-        loss = dsm_loss(self.network, self.formulation, x, y, mask)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
-        return loss
+        n, world_size = x.shape[0], self.trainer.world_size
+        if world_size == 1:
+            loss = dsm_loss(self.network, self.formulation, x, y, mask)
+            self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
+            return loss
+        share = torch.full((), float(n), dtype=x.dtype, device=x.device)
+        global_size = self.trainer.strategy.reduce(share, reduce_op="sum")
+        share_sum = dsm_loss(self.network, self.formulation, x, y, mask, reduction="sum")
+        self.log(
+            "train/loss",
+            share_sum.detach() / max(n, 1),
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=n,
+            sync_dist=True,
+        )
+        return share_sum * (world_size / global_size)
 
     def configure_optimizers(self):
         return self.optimizer_factory(self.parameters())
