@@ -1,7 +1,9 @@
 """``python -m data_gen problem=NAME [key=value ...]``: write one paired dataset (docs/design.md §3).
 
 Generic: the problem's config names its generator under ``problem.generate`` (a ``_target_`` called with
-the whole config), so a new problem is one yaml in ``conf/data_gen/problem/`` plus its generator function.
+the whole config), so a new problem is one yaml in ``data_gen/conf/problem/`` plus its generator function.
+These yamls are the one definition of every dataset: ``diffinv.train`` makes its data from them too
+(:mod:`data_gen.build`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from diffinv.run.resolvers import register_resolvers
 register_resolvers()
 
 
-@hydra.main(version_base="1.3", config_path="../conf/data_gen", config_name="config")
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
 @exits_on_bad_input
 def main(cfg: DictConfig) -> None:
     if "generate" not in cfg.problem:

@@ -16,6 +16,7 @@ from hydra.core.global_hydra import GlobalHydra
 from test_config import CONF
 
 import data_gen.__main__ as data_gen_cli
+from data_gen.config import CONF_DIR
 from data_gen.toy import generate
 from diffinv import evaluate, infer, train
 
@@ -29,7 +30,7 @@ def fresh_hydra():
 def run_main(main, *argv: str):
     """Call an entry point's Hydra ``main`` as ``python -m`` would, with ``argv``; its config tree is
     named explicitly (imported, Hydra would look for it as a Python package)."""
-    conf = f"{CONF}/data_gen" if main is data_gen_cli.main else CONF
+    conf = str(CONF_DIR) if main is data_gen_cli.main else CONF
     with patch.object(sys, "argv", ["prog", f"--config-path={conf}", *argv]):
         return main()
 

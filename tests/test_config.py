@@ -102,3 +102,28 @@ def test_invalid_value_fails_naming_the_key(overrides, key):
 def test_paths_resolve_under_root(tmp_path):
     cfg = compose_train([f"paths.root_dir={tmp_path}"])
     assert OmegaConf.select(cfg, "paths.data_dir") == f"{tmp_path}/data"
+
+
+def test_generated_data_is_named_by_the_whole_recipe(tmp_path):
+    """One recipe per dataset (data_gen/conf/problem/*.yaml); the file name is keyed by all of it, so a
+    change of any value (here: debug=fast's smaller data, another data seed) names another file."""
+    from diffinv.train import dataset_path
+
+    root = f"paths.root_dir={tmp_path}"
+    default = dataset_path(compose_train(["problem=tanh", root]))
+    assert default.parent == tmp_path / "data" and default.name.startswith("tanh-")
+    fast = dataset_path(compose_train(["problem=tanh", "debug=fast", root]))
+    other_seed = dataset_path(compose_train(["problem=tanh", "+problem.dataset.overrides.seed=1", root]))
+    assert len({default, fast, other_seed}) == 3
+    assert dataset_path(compose_train(["problem=tanh", root])) == default
+    given = compose_train(["problem=tanh", f"problem.data_file={tmp_path}/mine.h5"])
+    assert dataset_path(given) == tmp_path / "mine.h5"
+
+
+def test_help_lists_the_training_groups_only():
+    """The data-generation tree lives in the data_gen package, not among the training config groups."""
+    from test_train_e2e import run_module
+
+    result = run_module("diffinv.train", "--help")
+    groups = result.stdout.split("== Config ==")[0]
+    assert "problem: " in groups and "data_gen" not in groups

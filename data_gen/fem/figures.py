@@ -79,7 +79,7 @@ def plot_samples(cfg: DictConfig) -> Path:
     return out
 
 
-@hydra.main(version_base="1.3", config_path="../../conf/data_gen", config_name="figures")
+@hydra.main(version_base="1.3", config_path="../conf", config_name="figures")
 def main(cfg: DictConfig) -> None:
     print(plot_samples(cfg))
 
