@@ -59,6 +59,10 @@ CONFIG_CASES = {
     "kappa <= 0": (["formulation=vp_family", "formulation.kappa=0"], "formulation.kappa"),
     "sigma_min >= sigma_max": (["schedule.sigma_min=20"], "sigma_min"),
     "negative noise": (["data.noise=-0.1"], "data.noise: must be >= 0"),
+    "noise on a 2-D density": (
+        ["problem=tanh", "data.noise=0.05"],
+        "data.noise: the 2-D density problem 'tanh' is scored against the bands of its clean y",
+    ),
     "unknown sampler": (["sampler=foo"], "Could not find 'sampler/foo'"),
     "negative lambda": (["sampler=sde", "sampler.sde.lam=-1"], "sampler.sde.lam"),
     "zero batch size": (["data.batch_size=0"], "data.batch_size: must be an integer >= 1"),

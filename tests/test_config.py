@@ -83,6 +83,7 @@ def test_table2_experiment_has_paper_settings():
         (["sampler=sde", "sampler.sde.steps=0"], "sampler.sde.steps"),
         (["sampler=sde", "debug=fast"], "sampler.ode"),  # ODE tolerances set, the ODE not selected
         (["data.noise=-0.1"], "data.noise"),
+        (["problem=bimodal", "data.noise=0.05"], "data.noise"),  # scored against clean-y bands
         (["data.normalisation=zscore"], "data.normalisation"),
         (["data.batch_size=0"], "data.batch_size"),
         (["evaluation.chunk_size=0"], "evaluation.chunk_size"),

@@ -49,6 +49,7 @@ def validate(cfg: DictConfig) -> None:
         if not low_ok(value):
             bound = ">= 0" if key in NON_NEGATIVE_NUMBERS else "> 0"
             raise ConfigError(f"{key}: must be {bound}, got {value!r}")
+    _check_density_noise(cfg)
     if cfg.data.normalisation not in NORMALISATIONS:
         raise ConfigError(
             f"data.normalisation: must be one of {NORMALISATIONS}, got {cfg.data.normalisation!r}"
@@ -70,8 +71,21 @@ def validate(cfg: DictConfig) -> None:
         _call(f"sampler.{name}", sampler_cfg, sampler, formulation)
 
 
+def _check_density_noise(cfg: DictConfig) -> None:
+    """A 2-D density problem (docs/problems.md §1; it has y* conditions) is scored against bands of its clean
+    test y, so training it on noisy y would compare two different conditionals."""
+    if OmegaConf.select(cfg, "problem.y_stars") is not None and cfg.data.noise > 0:
+        raise ConfigError(
+            f"data.noise: the 2-D density problem {cfg.problem.name!r} is scored against the bands of its "
+            f"clean y (docs/problems.md §1), so it is trained on clean y; got data.noise={cfg.data.noise}. "
+            "Leave data.noise=0 (its default), or use a boundary-flux problem (problem=advdiff) for noisy "
+            "measurements"
+        )
+
+
 def _check_schedule(cfg: DictConfig) -> None:
-    """Each formulation reads its parameters from the schedule (docs/math.md §2–3): VE needs sigma_*, VP beta_*."""
+    """Each formulation reads its parameters from the schedule (docs/math.md §2–3): VE needs sigma_*,
+    VP beta_*."""
     raw = OmegaConf.to_container(cfg.formulation, resolve=False)
     for key, value in raw.items():
         if isinstance(value, str) and value.startswith("${schedule."):
