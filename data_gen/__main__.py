@@ -11,6 +11,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
+from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.resolvers import register_resolvers
 
@@ -20,6 +21,7 @@ register_resolvers()
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 @exits_on_bad_input
 def main(cfg: DictConfig) -> None:
+    quiet_console()
     if "generate" not in cfg.problem:
         raise ValueError(f"problem={cfg.problem.get('name')}: its config has no 'problem.generate' target")
     if not 0 <= cfg.shard < cfg.num_shards:

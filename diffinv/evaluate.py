@@ -17,6 +17,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from diffinv.run.console import quiet_console
 from diffinv.run.errors import ConfigError, exits_on_bad_input
 from diffinv.run.files import write_json
 from diffinv.run.resume import completed_metrics, start_run_dir
@@ -71,6 +72,7 @@ def evaluate(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 @exits_on_bad_input
 def main(cfg: DictConfig) -> None:
+    quiet_console()
     evaluate(cfg)
 
 

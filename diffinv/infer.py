@@ -35,6 +35,7 @@ from diffinv.data.datamodule import Affine, network_measurements
 from diffinv.problems.densities.figures import posterior_histograms
 from diffinv.problems.flux.evaluator import CHUNK_DIR, sample_in_batches
 from diffinv.problems.flux.figures import plot_flux_cases
+from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import save_figure, write_atomic, write_json
 from diffinv.run.resume import completed_metrics, start_run_dir
@@ -205,6 +206,7 @@ def write_samples(path: Path, y, mask, x, model: TrainedModel, sampler: str) -> 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="infer")
 @exits_on_bad_input
 def main(cfg: DictConfig) -> None:
+    quiet_console()
     infer(cfg)
 
 
