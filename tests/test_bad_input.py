@@ -50,7 +50,9 @@ def toy_file(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tanh_checkpoint(tmp_path_factory, toy_file):
     run = tmp_path_factory.mktemp("run")
-    run_main(train.main, "debug=fast", f"problem.data_file={toy_file}", f"hydra.run.dir={run}")
+    run_main(
+        train.main, "debug=fast", "problem=tanh", f"problem.data_file={toy_file}", f"hydra.run.dir={run}"
+    )
     GlobalHydra.instance().clear()
     return run / "checkpoints" / "final.ckpt"
 
@@ -72,6 +74,9 @@ CONFIG_CASES = {
 
 @pytest.mark.parametrize("overrides, message", CONFIG_CASES.values(), ids=CONFIG_CASES.keys())
 def test_invalid_config_values_name_the_key(overrides, message, tmp_path, capsys):
+    overrides = (
+        overrides if any(o.startswith("problem=") for o in overrides) else ["problem=tanh", *overrides]
+    )
     fails(train.main, *overrides, f"hydra.run.dir={tmp_path}")
     err = capsys.readouterr()
     assert message in err.err + err.out
@@ -111,7 +116,13 @@ DATA_CASES = {
 def test_bad_data_files_are_named(kind, message, toy_file, tmp_path, capsys):
     path = tmp_path / "absent.h5" if kind == "missing" else corrupt(kind, toy_file, tmp_path)
     before = path.read_bytes() if path.exists() else None
-    fails(train.main, "debug=fast", f"problem.data_file={path}", f"hydra.run.dir={tmp_path / 'run'}")
+    fails(
+        train.main,
+        "debug=fast",
+        "problem=tanh",
+        f"problem.data_file={path}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and str(path) in err
     assert (path.read_bytes() if path.exists() else None) == before

@@ -1,4 +1,5 @@
-"""PairedDataModule: schema errors, training-split statistics, seeded noise, masks (docs/math.md §8), batches."""
+"""PairedDataModule: schema errors, training-split statistics, seeded noise, masks (docs/math.md §8),
+batches."""
 
 import numpy as np
 import pytest

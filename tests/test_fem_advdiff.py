@@ -1,4 +1,5 @@
-"""Linear advection–diffusion (docs/problems.md §2–3): mesh tags, sensors, superposition, conservation, files."""
+"""Linear advection–diffusion (docs/problems.md §2–3): mesh tags, sensors, superposition, conservation,
+files."""
 
 import numpy as np
 import pytest

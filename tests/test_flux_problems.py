@@ -1,6 +1,7 @@
-"""Boundary-flux problems (docs/problems.md §2–3) through the real entry point ``diffinv.train``: tiny coarse-mesh
-files made by the FEniCSx generator, training, chunked posterior sampling, metrics, ``samples.h5``, figures;
-and (slow) the linear–Gaussian variant against its exact posterior (docs/math.md §9)."""
+"""Boundary-flux problems (docs/problems.md §2–3) through the real entry point ``diffinv.train``: tiny
+coarse-mesh files made by the FEniCSx generator, training, chunked posterior sampling, metrics,
+``samples.h5``, figures; the default run (the demo); and (slow) the linear–Gaussian variant against its
+exact posterior (docs/math.md §9)."""
 
 import json
 import math
@@ -136,6 +137,38 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
 
 
 @pytest.mark.fem
+def test_the_default_run_is_the_flux_demo_with_its_data_made_on_first_use(tmp_path):
+    """A bare ``python -m diffinv.train`` (``make demo``) at tiny sizes: the advdiff recipe's FEniCSx data
+    generated in the training process, reverse-SDE sampling, flux and calibration figures, a quiet console."""
+    from test_train_e2e import NOT_ABOUT_THIS_RUN
+
+    run = tmp_path / "run"
+    result = run_module(
+        "diffinv.train",
+        "trainer.max_epochs=2",
+        "++problem.dataset.overrides.problem.mesh=85x20",
+        "++problem.dataset.overrides.problem.n_train=1000",
+        "++problem.dataset.overrides.problem.n_test=10",
+        "evaluation.n_test=4",
+        "evaluation.n_samples=20",
+        "sampler.sde.steps=10",
+        f"paths.root_dir={tmp_path}",
+        f"hydra.run.dir={run}",
+    )
+    (made,) = (tmp_path / "data").glob("advdiff-*.h5")
+    assert read_dataset(made).attrs["mesh"] == "85x20" and read_dataset(made).train.x.shape == (1000, 30)
+    assert "generating it with data_gen.fem.linear_generate.generate" in (run / "train.log").read_text()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert all(f"sde/{key}" in metrics for key in PER_SAMPLER) and not any(
+        k.startswith("ode/") for k in metrics
+    )
+    assert metrics["eval/n_test"] == 4 and metrics["train/steps"] == 2
+    assert {p.name for p in (run / "figures").iterdir()} == {"flux_cases_sde.png", "calibration.png"}
+    console = result.stdout + result.stderr
+    assert f"results: {run}" in console and [s for s in NOT_ABOUT_THIS_RUN if s in console] == []
+
+
+@pytest.mark.fem
 def test_multiop_runs_with_masks_as_network_input(tmp_path):
     dataset = make_data(
         tmp_path / "data", "problem=advdiff_multiop", "problem.n_train=1000", "problem.n_test=20"
@@ -190,8 +223,9 @@ def test_report_of_a_noise_sweep_has_table_and_per_segment_figures(tmp_path):
 @pytest.mark.slow
 @pytest.mark.fem
 def test_linear_gaussian_posterior_matches_the_exact_one(tmp_path):
-    """docs/math.md §9 / docs/problems.md §2 exact check: advdiff without clipping on a coarse mesh, σ_n = 5 % of the mean
-    reading; the diffusion posterior's mean error, std and ±1σ coverage against the exact posterior's.
+    """docs/math.md §9 / docs/problems.md §2 exact check: advdiff without clipping on a coarse mesh, σ_n = 5 %
+    of the mean reading; the diffusion posterior's mean error, std and ±1σ coverage against the exact
+    posterior's.
 
     The reverse SDE (λ = 1, 500 steps) from weight-averaged (EMA) parameters: with the same network the
     probability-flow ODE gives a posterior about 20 % too wide (std ratio 1.20, coverage 0.77; README)."""
