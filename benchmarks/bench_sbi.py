@@ -6,15 +6,15 @@ budget (epochs, batch 1000), scored against the exact posterior.
     python -m benchmarks.bench_sbi            # 200 epochs each; 20 test cases x 500 samples
     python -m benchmarks.bench_sbi --quick    # 3 epochs each; 3 cases x 100 samples
 
-Ours: :class:`diffinv.training.module.ScoreModule` (ScoreMLP 30 -> 30, 4 x 256, VE σ ∈ [0.001, 5], Adam 1e-3) by
-``pl.Trainer`` on :class:`~diffinv.data.datamodule.PairedDataModule` (min–max normalisation, fresh noise each
-epoch); sampled with the ODE (rk45, 1e-5) and the SDE (500 steps), all test cases in one batch. sbi:
+Ours: :class:`diffinv.training.module.ScoreModule` (ScoreMLP 30 -> 30, 4 x 256, VE σ ∈ [0.001, 5], Adam 1e-3)
+by ``pl.Trainer`` on :class:`~diffinv.data.datamodule.PairedDataModule` (min–max normalisation, fresh noise
+each epoch); sampled with the ODE (rk45, 1e-5) and the SDE (500 steps), all test cases in one batch. sbi:
 ``NPSE(prior=N(μ, K), sde_type="ve")`` with its default MLP score network, ``train(training_batch_size=1000,
-max_num_epochs=E, stop_after_epochs=E)`` (no early stop; sbi holds out 10 % for validation and draws the
-noise once), ``build_posterior()`` with its default sampler, ``sample_batched`` over the test cases.
-Accuracy (:func:`diffinv.problems.flux.metrics.exact_comparison`): std ratio (1 is perfect), mean error ratio
-(|sampled mean - truth| over |exact mean - truth|, 1 is perfect), W1/std. Sampling time for 10^6 samples
-is EXTRAPOLATED from the timed ``cases x samples`` run (per-sample rate), as the note says.
+max_num_epochs=E, stop_after_epochs=E)`` (no early stop; sbi holds out 10 % for validation and draws the noise
+once), ``build_posterior()`` with its default sampler, ``sample_batched`` over the test cases. Accuracy
+(:func:`diffinv.problems.flux.metrics.exact_comparison`): std ratio (1 is perfect), mean error ratio (|sampled
+mean - truth| over |exact mean - truth|, 1 is perfect), W1/std. Sampling time for 10^6 samples is EXTRAPOLATED
+from the timed ``cases x samples`` run (per-sample rate), as the note says.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Seconds per y* of the Sinkhorn metric: :func:`diffinv.problems.densities.metrics.sinkhorn_cost` against plain POT
-``ot.sinkhorn2(a, b, M, reg=0.01, method="sinkhorn_log")`` on the same points (issue 6).
+"""Seconds per y* of the Sinkhorn metric: :func:`diffinv.problems.densities.metrics.sinkhorn_cost` against
+plain POT ``ot.sinkhorn2(a, b, M, reg=0.01, method="sinkhorn_log")`` on the same points (issue 6).
 
     python -m benchmarks.bench_sinkhorn            # POT at 1,000 x 250; ours alone at 10,000 x 2,000
     python -m benchmarks.bench_sinkhorn --quick    # 500 x 200; ours alone at 2,000 x 500

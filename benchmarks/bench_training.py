@@ -9,8 +9,8 @@ formulation, Adam (lr 1e-3), ``dsm_loss``, batch 1000, and the same device-resid
 Candidates, each timed over a whole run of ``--epochs`` epochs:
 - bare loop: ``for x, y, mask in batches: loss = dsm_loss(...); backward; step`` on the datamodule's
   :class:`~diffinv.data.datamodule.ShuffledBatches`;
-- Lightning, lean: ``pl.Trainer.fit`` on :class:`diffinv.training.module.ScoreModule` with progress bar, logger,
-  checkpointing and model summary off;
+- Lightning, lean: ``pl.Trainer.fit`` on :class:`diffinv.training.module.ScoreModule` with progress bar,
+  logger, checkpointing and model summary off;
 - Lightning, as ``diffinv.train`` runs it: CSV logger and the progress bar (refresh 10) on.
 
 Per-epoch times come from a callback (first epoch start to last epoch end, so the one-off ``fit`` set-up

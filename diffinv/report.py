@@ -1,7 +1,8 @@
 """``python -m diffinv.report DIR [--out DIR]``: a run or a multirun directory to a markdown report in the
-paper's Table 2 layout (formulation × sampler rows, problem columns, the floor beside each cell) and a
-figure (docs/problems.md §1, §5). Every number comes from the runs' ``metrics.json`` and ``config.yaml``.
-Boundary-flux runs (docs/problems.md §2–4) get the noise-sweep report of :mod:`diffinv.problems.flux.report` instead."""
+paper's Table 2 layout (formulation × sampler rows, problem columns, the floor beside each cell) and a figure
+(docs/problems.md §1, §5). Every number comes from the runs' ``metrics.json`` and ``config.yaml``.
+Boundary-flux runs (docs/problems.md §2–4) get the noise-sweep report of :mod:`diffinv.problems.flux.report`
+instead."""
 
 from __future__ import annotations
 
@@ -155,7 +156,8 @@ def report(directory: Path, out: Path) -> str:
             f"# Table 2 report for `{directory}`",
             "Sinkhorn distance (POT's `sinkhorn2`, reg 0.01, converged) against the band reference "
             "(test pairs with |y - y*| < 0.05), mean over the four y*; beside it the floor (an exact sample "
-            "of the same size against the same band reference) and the ratio to the floor (docs/problems.md §1).",
+            "of the same size against the same band reference) and the ratio to the floor "
+            "(docs/problems.md §1).",
             table(rows, "sinkhorn/mean", with_floor=True),
             *exact_reference_section(rows),
             "Exact squared 1-D Wasserstein-2 distance to the exact reference:",

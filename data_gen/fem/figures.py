@@ -1,6 +1,6 @@
-"""Figures of training samples (paper Figs. 6, 12, 15; docs/problems.md §2–4): for each sample the flux on both
-walls, the concentration field with the sensors (switched-off ones crossed in red, docs/math.md §8), and the noisy
-readings.
+"""Figures of training samples (paper Figs. 6, 12, 15; docs/problems.md §2–4): for each sample the flux on
+both walls, the concentration field with the sensors (switched-off ones crossed in red, docs/math.md §8), and
+the noisy readings.
 
 ``python -m data_gen.fem.figures problem=advdiff`` writes ``<out_dir>/<file name>_samples.png``. The
 samples are the first training rows the generator writes for the same seed. The noise is illustrative:

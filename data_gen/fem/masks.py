@@ -1,4 +1,5 @@
-"""Sensor masks for a family of measurement operators (docs/math.md §8, docs/problems.md §3): η_i ~ Bernoulli(rate)."""
+"""Sensor masks for a family of measurement operators (docs/math.md §8, docs/problems.md §3):
+η_i ~ Bernoulli(rate)."""
 
 from __future__ import annotations
 

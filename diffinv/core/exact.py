@@ -74,7 +74,8 @@ class GaussianMixture:
 
 
 class ConditionalGaussianEps:
-    """Exact ε-model of jointly Gaussian (x, y) with ``x`` the first ``x_dim`` components (docs/math.md §6, §9).
+    """Exact ε-model of jointly Gaussian (x, y) with ``x`` the first ``x_dim`` components
+    (docs/math.md §6, §9).
 
     ``ε(x, t, y) = -s ∇_x log N(x; m μ(y), m² C + s² I)`` with ``N(μ(y), C) = p_0(x | y)``; same
     call signature as :class:`diffinv.core.networks.ScoreMLP`, so losses and samplers can run on it.
@@ -111,6 +112,7 @@ def gaussian_condition(mean_x, mean_y, cov_xx, cov_xy, cov_yy, y):
 
 
 def linear_gaussian_posterior(mu, K, A, Sigma_e, y):
-    """Posterior of ``x ~ N(μ, K)``, ``y = A x + e``, ``e ~ N(0, Σ_e)`` (docs/math.md §9), valid for ``Σ_e = 0``."""
+    """Posterior of ``x ~ N(μ, K)``, ``y = A x + e``, ``e ~ N(0, Σ_e)`` (docs/math.md §9),
+    valid for ``Σ_e = 0``."""
     mu, K, A, Sigma_e = (torch.as_tensor(a, dtype=torch.float64) for a in (mu, K, A, Sigma_e))
     return gaussian_condition(mu, A @ mu, K, K @ A.T, A @ K @ A.T + Sigma_e, y)

@@ -1,8 +1,8 @@
 """Forward processes as objects exposing ``m, s, f, g2`` (docs/math.md §1–3).
 
-Every formulation is the linear SDE ``dX = f(t) X dt + g(t) dW`` (docs/math.md §1.1) whose transition kernel is
-``N(m(t) x0, s(t)² I)`` (docs/math.md §1.3). A formulation object exposes exactly those four functions of time,
-the time interval ``[t_eps, T]`` and its terminal (prior) distribution; losses and samplers derive
+Every formulation is the linear SDE ``dX = f(t) X dt + g(t) dW`` (docs/math.md §1.1) whose transition kernel
+is ``N(m(t) x0, s(t)² I)`` (docs/math.md §1.3). A formulation object exposes exactly those four functions of
+time, the time interval ``[t_eps, T]`` and its terminal (prior) distribution; losses and samplers derive
 everything else from them, in the style of score_sde_pytorch's ``sde_lib``.
 """
 

@@ -14,7 +14,8 @@ from torch import nn
 
 
 class FourierTimeEmbedding(nn.Module):
-    """``[t, sin(2π w t), cos(2π w t)]``, fixed random frequencies ``w ~ N(0, scale²)`` (docs/math.md §7, choice)."""
+    """``[t, sin(2π w t), cos(2π w t)]``, fixed random frequencies ``w ~ N(0, scale²)``
+    (docs/math.md §7, choice)."""
 
     def __init__(self, features: int = 16, scale: float = 4.0, seed: int = 0):
         super().__init__()

@@ -23,7 +23,8 @@ ODE_METHODS = {"rk45": "dopri5", "heun": "heun2", "euler": "euler"}  # ours -> t
 
 
 def conditional_score(eps_model, formulation: Formulation, y: torch.Tensor, mask: torch.Tensor | None = None):
-    """The score ``ŝ_θ(x, y, t) = -ε̂(x, t, y, η) / s(t)`` of an ε-network (docs/math.md §6), y (and η) closed over.
+    """The score ``ŝ_θ(x, y, t) = -ε̂(x, t, y, η) / s(t)`` of an ε-network (docs/math.md §6), y (and η) closed
+    over.
 
     ``y`` (and ``mask``) broadcast against ``x.shape[:-1]``: pass ``y`` of shape ``(n, 1, m)`` with ``x``
     of shape ``(n, k, d)`` to draw ``k`` samples for each of ``n`` measurements in one batch.
@@ -48,11 +49,12 @@ def sample_sde(
     denoise: bool = False,
     progress: bool = False,
 ) -> torch.Tensor:
-    """Integrate the λ-family reverse SDE (docs/math.md §5.1) from ``T`` to ``t_eps`` by Euler–Maruyama (docs/math.md §5.2).
+    """Integrate the λ-family reverse SDE (docs/math.md §5.1) from ``T`` to ``t_eps`` by Euler–Maruyama
+    (docs/math.md §5.2).
 
-    ``x_{k+1} = x_k - h_k [f x_k - ½(1+λ) g² ŝ(x_k, t_k)] + √(λ h_k) g z_k`` on a uniform grid of
-    ``steps`` steps. λ = 1 is the reverse-time SDE, λ = 0 the probability-flow ODE by explicit Euler.
-    ``denoise`` applies the Tweedie step ``x_0 ≈ (x + s² ŝ)/m`` at ``t_eps`` (docs/math.md §5, off by default).
+    ``x_{k+1} = x_k - h_k [f x_k - ½(1+λ) g² ŝ(x_k, t_k)] + √(λ h_k) g z_k`` on a uniform grid of ``steps``
+    steps. λ = 1 is the reverse-time SDE, λ = 0 the probability-flow ODE by explicit Euler. ``denoise``
+    applies the Tweedie step ``x_0 ≈ (x + s² ŝ)/m`` at ``t_eps`` (docs/math.md §5, off by default).
     """
     steps = _check_steps(steps)
     lam = float(lam)
@@ -83,7 +85,8 @@ def sample_ode(
     atol: float = 1e-5,
     denoise: bool = False,
 ) -> torch.Tensor:
-    """Integrate the probability-flow ODE ``dx/dt = f x - ½ g² ŝ(x, t)`` (docs/math.md §5, λ = 0), ``T`` to ``t_eps``.
+    """Integrate the probability-flow ODE ``dx/dt = f x - ½ g² ŝ(x, t)`` (docs/math.md §5, λ = 0), ``T`` to
+    ``t_eps``.
 
     ``method``: ``"rk45"`` — adaptive Dormand–Prince 5(4) with ``rtol``/``atol`` (the paper's SciPy
     integrator; the error norm is taken over the whole batch, as when SciPy integrates a flattened

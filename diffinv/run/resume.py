@@ -1,10 +1,11 @@
 """Continuing a killed run in its own directory: ``resume=DIR`` (README, Resuming a killed run).
 
 ``resume=DIR`` makes ``DIR`` the run directory (``hydra.run.dir``/``hydra.sweep.dir`` default to it, through
-the ``diffinv.either`` resolver of :mod:`diffinv.run.resolvers`). The directory's ``config.yaml`` must then match the new command except for
-the keys of :data:`MAY_DIFFER` (where the run runs, not what it computes); training continues from the
-newest checkpoint, sampling reuses the chunks already written (:mod:`diffinv.problems.flux.evaluator`), and a run
-whose ``metrics.json`` exists is complete and is not repeated.
+the ``diffinv.either`` resolver of :mod:`diffinv.run.resolvers`). The directory's ``config.yaml`` must then
+match the new command except for the keys of :data:`MAY_DIFFER` (where the run runs, not what it computes);
+training continues from the newest checkpoint, sampling reuses the chunks already written
+(:mod:`diffinv.problems.flux.evaluator`), and a run whose ``metrics.json`` exists is complete and is not
+repeated.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The three 2-D joint densities of docs/problems.md §1 (paper §6.1): joint samplers, their densities, the exact
-conditional reference sampler.
+"""The three 2-D joint densities of docs/problems.md §1 (paper §6.1): joint samplers, their densities, the
+exact conditional reference sampler.
 
 Each problem gives ``sample_joint(n, rng) -> (x, y)`` and an unnormalised joint density
 ``joint_density(x, y)``. The exact conditional ``p(x | y*)`` is that density on a fine grid of x,
@@ -91,7 +91,8 @@ def conditional_grid(name: str, y_star: float, cells: int = 20_000) -> tuple[np.
 def sample_conditional(
     name: str, y_star: float, n: int, rng: np.random.Generator, cells: int = 20_000
 ) -> np.ndarray:
-    """``n`` exact draws of ``p(x | y*)`` by inverse CDF on a grid of ``cells`` cells (docs/problems.md §1)."""
+    """``n`` exact draws of ``p(x | y*)`` by inverse CDF on a grid of ``cells`` cells
+    (docs/problems.md §1)."""
     edges, prob = conditional_grid(name, y_star, cells)
     cdf = np.concatenate([[0.0], np.cumsum(prob)])
     cdf /= cdf[-1]

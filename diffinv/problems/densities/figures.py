@@ -1,4 +1,5 @@
-"""The paper's figures for docs/problems.md §1: conditional histograms (Figs. 3–4) and joint densities (Fig. 2)."""
+"""The paper's figures for docs/problems.md §1: conditional histograms (Figs. 3–4) and joint densities
+(Fig. 2)."""
 
 from __future__ import annotations
 

@@ -67,7 +67,8 @@ def exact_comparison(
     n_distance_cases: int = 5,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Diffusion posterior against the exact linear–Gaussian posterior (docs/math.md §9), docs/problems.md §2 "exact check".
+    """Diffusion posterior against the exact linear–Gaussian posterior (docs/math.md §9),
+    docs/problems.md §2 "exact check".
 
     ``exact/mean_err_ratio``: mean |diffusion mean - truth| over mean |exact mean - truth| (1 is perfect);
     ``exact/std_ratio``: mean over segments of (mean diffusion std) / (exact std);

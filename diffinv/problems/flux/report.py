@@ -1,8 +1,8 @@
-"""The noise-sweep report of the boundary-flux problems (docs/problems.md §2–4, §5; paper Figs. 9, 11, 14, 17–20):
-per (problem, formulation, sampler), the per-segment error and posterior std against the noise level
-(prior std dashed), a summary figure of the segment means and coverage against noise for every
-(problem, formulation, sampler), and a markdown table. ``rows`` are :func:`diffinv.report.collect`'s, one per
-(run, sampler); every number comes from the runs' ``metrics.json`` and ``config.yaml``."""
+"""The noise-sweep report of the boundary-flux problems (docs/problems.md §2–4, §5; paper Figs. 9, 11, 14,
+17–20): per (problem, formulation, sampler), the per-segment error and posterior std against the noise level
+(prior std dashed), a summary figure of the segment means and coverage against noise for every (problem,
+formulation, sampler), and a markdown table. ``rows`` are :func:`diffinv.report.collect`'s, one per (run,
+sampler); every number comes from the runs' ``metrics.json`` and ``config.yaml``."""
 
 from __future__ import annotations
 
@@ -85,7 +85,8 @@ def report(rows: list[dict], directory: Path, out: Path) -> str:
         f"# Boundary-flux report for `{directory}`",
         "Per run and sampler: relative mean absolute error of the posterior mean (mean over segments), mean "
         "posterior std and the prior std (std of the true flux over the test set), coverage of the ±1σ/±2σ "
-        "intervals and, for the linear–Gaussian variant, the ratios to the exact posterior (docs/problems.md §2).",
+        "intervals and, for the linear–Gaussian variant, the ratios to the exact posterior "
+        "(docs/problems.md §2).",
         table(groups),
         "![error, std and coverage against noise, every problem, formulation and sampler](summary.png)",
     ]
