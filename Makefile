@@ -34,7 +34,10 @@ test-slow: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -m 'not gpu' $(PYTEST_ARGS)
 
-# The default run of the experiment framework: tanh, VE, ODE sampler, short training (~1-2 min on 2 CPU cores).
+# The demo, the default run (problem=advdiff_demo): the linear boundary-flux inverse problem end to end — FEniCSx data
+# (170x40 mesh, 9,000 + 200 pairs) made on first use, 400 epochs, reverse-SDE posterior samples of 100 test
+# measurements (200 each), flux-posterior and calibration figures, `results: <dir>` (~2 min on 2 CPU cores,
+# docs/usage.md §1). The 2-D density benchmark: python -m diffinv.train problem=tanh.
 demo: $(STAMP)
 	$(PY) -m diffinv.train
 

@@ -10,11 +10,11 @@ Ours: :class:`diffinv.training.module.ScoreModule` (ScoreMLP 30 -> 30, 4 x 256, 
 by ``pl.Trainer`` on :class:`~diffinv.data.datamodule.PairedDataModule` (min–max normalisation, fresh noise
 each epoch); sampled with the ODE (rk45, 1e-5) and the SDE (500 steps), all test cases in one batch. sbi:
 ``NPSE(prior=N(μ, K), sde_type="ve")`` with its default MLP score network, ``train(training_batch_size=1000,
-max_num_epochs=E, stop_after_epochs=E)`` (no early stop; sbi holds out 10 % for validation and draws the
-noise once), ``build_posterior()`` with its default sampler, ``sample_batched`` over the test cases.
-Accuracy (:func:`diffinv.problems.flux.metrics.exact_comparison`): std ratio (1 is perfect), mean error ratio
-(|sampled mean - truth| over |exact mean - truth|, 1 is perfect), W1/std. Sampling time for 10^6 samples
-is EXTRAPOLATED from the timed ``cases x samples`` run (per-sample rate), as the note says.
+max_num_epochs=E, stop_after_epochs=E)`` (no early stop; sbi holds out 10 % for validation and draws the noise
+once), ``build_posterior()`` with its default sampler, ``sample_batched`` over the test cases. Accuracy
+(:func:`diffinv.problems.flux.metrics.exact_comparison`): std ratio (1 is perfect), mean error ratio (|sampled
+mean - truth| over |exact mean - truth|, 1 is perfect), W1/std. Sampling time for 10^6 samples is EXTRAPOLATED
+from the timed ``cases x samples`` run (per-sample rate), as the note says.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """``python -m data_gen problem=NAME [key=value ...]``: write one paired dataset (docs/design.md §3).
 
 Generic: the problem's config names its generator under ``problem.generate`` (a ``_target_`` called with
-the whole config), so a new problem is one yaml in ``conf/data_gen/problem/`` plus its generator function.
+the whole config), so a new problem is one yaml in ``data_gen/conf/problem/`` plus its generator function.
+These yamls are the one definition of every dataset: ``diffinv.train`` makes its data from them too
+(:mod:`data_gen.build`).
 """
 
 from __future__ import annotations
@@ -9,15 +11,17 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
+from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.resolvers import register_resolvers
 
 register_resolvers()
 
 
-@hydra.main(version_base="1.3", config_path="../conf/data_gen", config_name="config")
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
 @exits_on_bad_input
 def main(cfg: DictConfig) -> None:
+    quiet_console()
     if "generate" not in cfg.problem:
         raise ValueError(f"problem={cfg.problem.get('name')}: its config has no 'problem.generate' target")
     if not 0 <= cfg.shard < cfg.num_shards:

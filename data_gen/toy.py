@@ -1,7 +1,8 @@
-"""Paired datasets of the three 2-D densities (docs/problems.md §1): the generator that
-``python -m diffinv.train problem=tanh`` calls on first use (``problem.generate``) and ``python -m data_gen
-problem=tanh`` calls on request. The densities themselves live in
-:mod:`diffinv.problems.densities.definitions`."""
+"""Paired datasets of the three 2-D densities (docs/problems.md §1). Their recipes are
+``data_gen/conf/problem/{tanh,bimodal,spiral}.yaml``, whose ``problem.generate`` names
+:func:`generate_from_config`: ``python -m data_gen problem=tanh`` calls it on request, ``python -m
+diffinv.train problem=tanh`` on first use (through :class:`data_gen.build.Recipe`). The densities themselves
+live in :mod:`diffinv.problems.densities.definitions`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from omegaconf import DictConfig
 
 from diffinv.data.schema import Split, write_dataset
 from diffinv.problems.densities.definitions import problem
@@ -28,3 +30,13 @@ def generate(
     config = {"name": name, "n_train": n_train, "n_test": n_test, "seed": seed}
     attrs = {"problem": name, "seed": seed, "generator_config": json.dumps(config)}
     return write_dataset(path, splits, attrs)
+
+
+def generate_from_config(cfg: DictConfig) -> Path:
+    """Write ``cfg.out`` from the data_gen config (``problem.name``, ``problem.n_train``, ``problem.n_test``,
+    ``seed``): the ``problem.generate`` target of the toy recipes."""
+    for split in ("train", "test"):
+        n = cfg.problem[f"n_{split}"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"problem.n_{split}={n}: need at least one sample")
+    return generate(cfg.problem.name, cfg.out, cfg.problem.n_train, cfg.problem.n_test, int(cfg.seed))

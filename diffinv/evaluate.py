@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from diffinv.data.source import ensure_dataset
 from diffinv.problems.evaluator import run_evaluator
+from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
 from diffinv.run.resolvers import register_resolvers
@@ -59,6 +60,7 @@ def evaluate(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 @exits_on_bad_input
 def main(cfg: DictConfig) -> None:
+    quiet_console()
     evaluate(cfg)
 
 

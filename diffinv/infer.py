@@ -28,6 +28,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from diffinv.data.measurements import read_measurement
+from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
 from diffinv.run.resolvers import register_resolvers
@@ -73,6 +74,7 @@ def infer(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="infer")
 @exits_on_bad_input
 def main(cfg: DictConfig) -> None:
+    quiet_console()
     infer(cfg)
 
 

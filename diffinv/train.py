@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from diffinv.data.source import ensure_dataset
 from diffinv.problems.evaluator import run_evaluator
+from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
 from diffinv.run.resolvers import register_resolvers
@@ -96,6 +97,7 @@ def train(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @exits_on_bad_input
 def main(cfg: DictConfig) -> float:
+    quiet_console()
     metrics = train(cfg)
     first = next(iter(cfg.sampler))
     objective = OmegaConf.select(cfg, "problem.objective", default="sinkhorn/mean")

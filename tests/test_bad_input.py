@@ -16,6 +16,7 @@ from hydra.core.global_hydra import GlobalHydra
 from test_config import CONF
 
 import data_gen.__main__ as data_gen_cli
+from data_gen.config import CONF_DIR
 from data_gen.toy import generate
 from diffinv import evaluate, infer, train
 
@@ -29,7 +30,7 @@ def fresh_hydra():
 def run_main(main, *argv: str):
     """Call an entry point's Hydra ``main`` as ``python -m`` would, with ``argv``; its config tree is
     named explicitly (imported, Hydra would look for it as a Python package)."""
-    conf = f"{CONF}/data_gen" if main is data_gen_cli.main else CONF
+    conf = str(CONF_DIR) if main is data_gen_cli.main else CONF
     with patch.object(sys, "argv", ["prog", f"--config-path={conf}", *argv]):
         return main()
 
@@ -49,7 +50,9 @@ def toy_file(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tanh_checkpoint(tmp_path_factory, toy_file):
     run = tmp_path_factory.mktemp("run")
-    run_main(train.main, "debug=fast", f"problem.data_file={toy_file}", f"hydra.run.dir={run}")
+    run_main(
+        train.main, "debug=fast", "problem=tanh", f"problem.data_file={toy_file}", f"hydra.run.dir={run}"
+    )
     GlobalHydra.instance().clear()
     return run / "checkpoints" / "final.ckpt"
 
@@ -58,6 +61,10 @@ CONFIG_CASES = {
     "kappa <= 0": (["formulation=vp_family", "formulation.kappa=0"], "formulation.kappa"),
     "sigma_min >= sigma_max": (["schedule.sigma_min=20"], "sigma_min"),
     "negative noise": (["data.noise=-0.1"], "data.noise: must be >= 0"),
+    "noise on a 2-D density": (
+        ["problem=tanh", "data.noise=0.05"],
+        "data.noise: the 2-D density problem 'tanh' is scored against the bands of its clean y",
+    ),
     "unknown sampler": (["sampler=foo"], "Could not find 'sampler/foo'"),
     "negative lambda": (["sampler=sde", "sampler.sde.lam=-1"], "sampler.sde.lam"),
     "zero batch size": (["data.batch_size=0"], "data.batch_size: must be an integer >= 1"),
@@ -67,6 +74,9 @@ CONFIG_CASES = {
 
 @pytest.mark.parametrize("overrides, message", CONFIG_CASES.values(), ids=CONFIG_CASES.keys())
 def test_invalid_config_values_name_the_key(overrides, message, tmp_path, capsys):
+    overrides = (
+        overrides if any(o.startswith("problem=") for o in overrides) else ["problem=tanh", *overrides]
+    )
     fails(train.main, *overrides, f"hydra.run.dir={tmp_path}")
     err = capsys.readouterr()
     assert message in err.err + err.out
@@ -106,7 +116,13 @@ DATA_CASES = {
 def test_bad_data_files_are_named(kind, message, toy_file, tmp_path, capsys):
     path = tmp_path / "absent.h5" if kind == "missing" else corrupt(kind, toy_file, tmp_path)
     before = path.read_bytes() if path.exists() else None
-    fails(train.main, "debug=fast", f"problem.data_file={path}", f"hydra.run.dir={tmp_path / 'run'}")
+    fails(
+        train.main,
+        "debug=fast",
+        "problem=tanh",
+        f"problem.data_file={path}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and str(path) in err
     assert (path.read_bytes() if path.exists() else None) == before

@@ -8,7 +8,7 @@ import json
 import numpy as np
 from test_train_e2e import run_module
 
-TANH = ("debug=fast", "trainer.max_epochs=40", "problem.evaluator.exact_sinkhorn=false")
+TANH = ("debug=fast", "problem=tanh", "trainer.max_epochs=40", "problem.evaluator.exact_sinkhorn=false")
 
 
 def epoch_losses(run) -> np.ndarray:
@@ -46,6 +46,7 @@ def test_multirun_through_the_submitit_launcher(tmp_path):
         "hydra/launcher=submitit_local",
         "hydra.launcher.timeout_min=10",
         "debug=fast",
+        "problem=tanh",
         "problem.evaluator.exact_sinkhorn=false",
         "seed=0,1",
         f"paths.root_dir={tmp_path}",

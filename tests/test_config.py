@@ -45,8 +45,18 @@ def compose_train(overrides, hydra_config: bool = False):
         return compose("train", overrides=overrides, return_hydra_config=hydra_config)
 
 
+def density(overrides):
+    """``overrides`` on the 2-D density problem tanh (the default is the flux demo) unless they name one."""
+    return (
+        overrides
+        if any(o.startswith(("problem=", "experiment=")) for o in overrides)
+        else ["problem=tanh", *overrides]
+    )
+
+
 @pytest.mark.parametrize("overrides", GROUP_CHOICES, ids=lambda o: " ".join(o))
 def test_every_group_composes_and_validates(overrides):
+    overrides = density(overrides)
     cfg = compose_train(overrides, hydra_config=any(o.startswith("hydra/") for o in overrides))
     validate(cfg)
     assert cfg.sampler and cfg.formulation._target_.startswith("diffinv.core.formulations.")
@@ -54,9 +64,31 @@ def test_every_group_composes_and_validates(overrides):
     assert network.x_dim == cfg.problem.x_dim == 1
 
 
+def test_the_default_is_the_flux_demo(tmp_path):
+    """A bare ``python -m diffinv.train`` (``make demo``): the linear boundary-flux problem, its data made on
+    first use from the advdiff recipe on a coarse mesh; ``problem=advdiff`` keeps the paper-size file."""
+    from diffinv.train import dataset_path
+
+    cfg = compose_train([f"paths.root_dir={tmp_path}"], hydra_config=True)
+    validate(cfg)
+    assert cfg.hydra.runtime.choices.problem == "advdiff_demo" and cfg.problem.name == "advdiff"
+    assert cfg.problem.data_file is None and cfg.problem.dataset.generator == "advdiff"
+    assert cfg.problem.dataset.overrides.problem.mesh == "170x40"
+    assert (cfg.model.x_dim, cfg.model.y_dim, cfg.model.depth) == (30, 30, 4)
+    assert list(cfg.sampler) == ["sde"] and cfg.sampler.sde.steps == 200 and cfg.data.noise == 0.05
+    assert (cfg.problem.evaluator.n_test, cfg.evaluation.n_samples, cfg.trainer.max_epochs) == (100, 200, 400)
+    assert dataset_path(cfg).parent == tmp_path / "data" and dataset_path(cfg).name.startswith("advdiff-")
+    paper = compose_train(["problem=advdiff", f"paths.root_dir={tmp_path}"])
+    assert paper.problem.data_file == f"{tmp_path}/data/advdiff.h5" and paper.data.noise == 0.0
+    assert paper.trainer.max_epochs == 200 and list(paper.sampler) == ["ode"]
+    fast = compose_train(["debug=fast"])  # a smoke run of the demo: the ODE at loose tolerances, tiny data
+    validate(fast)
+    assert list(fast.sampler) == ["ode"] and fast.problem.dataset.overrides.problem.n_train == 2000
+
+
 def test_formulation_brings_its_schedule():
-    assert compose_train(["formulation=ve"]).schedule.kind == "geometric"
-    vp = compose_train(["formulation=vp"])
+    assert compose_train(density(["formulation=ve"])).schedule.kind == "geometric"
+    vp = compose_train(density(["formulation=vp"]))
     assert vp.schedule.kind == "linear" and instantiate(vp.formulation).beta_max == 15.0
 
 
@@ -83,6 +115,7 @@ def test_table2_experiment_has_paper_settings():
         (["sampler=sde", "sampler.sde.steps=0"], "sampler.sde.steps"),
         (["sampler=sde", "debug=fast"], "sampler.ode"),  # ODE tolerances set, the ODE not selected
         (["data.noise=-0.1"], "data.noise"),
+        (["problem=bimodal", "data.noise=0.05"], "data.noise"),  # scored against clean-y bands
         (["data.normalisation=zscore"], "data.normalisation"),
         (["data.batch_size=0"], "data.batch_size"),
         (["evaluation.chunk_size=0"], "evaluation.chunk_size"),
@@ -95,7 +128,7 @@ def test_table2_experiment_has_paper_settings():
     ],
 )
 def test_invalid_value_fails_naming_the_key(overrides, key):
-    cfg = compose_train(overrides)
+    cfg = compose_train(density(overrides))
     with pytest.raises(ConfigError) as info:
         validate(cfg)
     assert str(info.value).startswith(f"{key}:"), str(info.value)
@@ -104,3 +137,28 @@ def test_invalid_value_fails_naming_the_key(overrides, key):
 def test_paths_resolve_under_root(tmp_path):
     cfg = compose_train([f"paths.root_dir={tmp_path}"])
     assert OmegaConf.select(cfg, "paths.data_dir") == f"{tmp_path}/data"
+
+
+def test_generated_data_is_named_by_the_whole_recipe(tmp_path):
+    """One recipe per dataset (data_gen/conf/problem/*.yaml); the file name is keyed by all of it, so a
+    change of any value (here: debug=fast's smaller data, another data seed) names another file."""
+    from diffinv.train import dataset_path
+
+    root = f"paths.root_dir={tmp_path}"
+    default = dataset_path(compose_train(["problem=tanh", root]))
+    assert default.parent == tmp_path / "data" and default.name.startswith("tanh-")
+    fast = dataset_path(compose_train(["problem=tanh", "debug=fast", root]))
+    other_seed = dataset_path(compose_train(["problem=tanh", "+problem.dataset.overrides.seed=1", root]))
+    assert len({default, fast, other_seed}) == 3
+    assert dataset_path(compose_train(["problem=tanh", root])) == default
+    given = compose_train(["problem=tanh", f"problem.data_file={tmp_path}/mine.h5"])
+    assert dataset_path(given) == tmp_path / "mine.h5"
+
+
+def test_help_lists_the_training_groups_only():
+    """The data-generation tree lives in the data_gen package, not among the training config groups."""
+    from test_train_e2e import run_module
+
+    result = run_module("diffinv.train", "--help")
+    groups = result.stdout.split("== Config ==")[0]
+    assert "problem: " in groups and "data_gen" not in groups

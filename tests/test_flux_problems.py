@@ -1,7 +1,7 @@
 """Boundary-flux problems (docs/problems.md §2–3) through the real entry point ``diffinv.train``: tiny
 coarse-mesh files made by the FEniCSx generator, training, chunked posterior sampling, metrics,
-``samples.h5``, figures; and (slow) the linear–Gaussian variant against its exact posterior
-(docs/math.md §9)."""
+``samples.h5``, figures; the default run (the demo); and (slow) the linear–Gaussian variant against its
+exact posterior (docs/math.md §9)."""
 
 import json
 import math
@@ -134,6 +134,38 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
     assert metrics["ode/rel_mae/mean"] == pytest.approx(rel_mae.mean(), rel=1e-12)
     figures = {p.name for p in (run / "figures").iterdir()}
     assert figures == {"flux_cases_ode.png", "flux_cases_sde.png", "calibration.png"}
+
+
+@pytest.mark.fem
+def test_the_default_run_is_the_flux_demo_with_its_data_made_on_first_use(tmp_path):
+    """A bare ``python -m diffinv.train`` (``make demo``) at tiny sizes: the advdiff recipe's FEniCSx data
+    generated in the training process, reverse-SDE sampling, flux and calibration figures, a quiet console."""
+    from test_train_e2e import NOT_ABOUT_THIS_RUN
+
+    run = tmp_path / "run"
+    result = run_module(
+        "diffinv.train",
+        "trainer.max_epochs=2",
+        "++problem.dataset.overrides.problem.mesh=85x20",
+        "++problem.dataset.overrides.problem.n_train=1000",
+        "++problem.dataset.overrides.problem.n_test=10",
+        "problem.evaluator.n_test=4",
+        "evaluation.n_samples=20",
+        "sampler.sde.steps=10",
+        f"paths.root_dir={tmp_path}",
+        f"hydra.run.dir={run}",
+    )
+    (made,) = (tmp_path / "data").glob("advdiff-*.h5")
+    assert read_dataset(made).attrs["mesh"] == "85x20" and read_dataset(made).train.x.shape == (1000, 30)
+    assert "generating it with data_gen.fem.linear_generate.generate" in (run / "train.log").read_text()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert all(f"sde/{key}" in metrics for key in PER_SAMPLER) and not any(
+        k.startswith("ode/") for k in metrics
+    )
+    assert metrics["eval/n_test"] == 4 and metrics["train/steps"] == 2
+    assert {p.name for p in (run / "figures").iterdir()} == {"flux_cases_sde.png", "calibration.png"}
+    console = result.stdout + result.stderr
+    assert f"results: {run}" in console and [s for s in NOT_ABOUT_THIS_RUN if s in console] == []
 
 
 @pytest.mark.fem

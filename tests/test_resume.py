@@ -14,6 +14,7 @@ from test_train_e2e import ROOT, run_module
 
 TANH = (
     "debug=fast",
+    "problem=tanh",
     "trainer.max_epochs=150",
     "callbacks.checkpoint.every_n_epochs=25",
     "problem.evaluator.exact_sinkhorn=false",
@@ -106,7 +107,12 @@ def test_a_run_killed_while_sampling_reuses_the_batches_it_wrote(tmp_path):
 
 def test_resume_of_a_finished_run_changes_nothing(tmp_path):
     run = tmp_path / "run"
-    common = ("debug=fast", "problem.evaluator.exact_sinkhorn=false", f"paths.root_dir={tmp_path}")
+    common = (
+        "debug=fast",
+        "problem=tanh",
+        "problem.evaluator.exact_sinkhorn=false",
+        f"paths.root_dir={tmp_path}",
+    )
     run_module("diffinv.train", *common, f"hydra.run.dir={run}")
     before = (run / "metrics.json").read_bytes()
     result = run_module("diffinv.train", *common, f"resume={run}")
@@ -121,6 +127,7 @@ def test_resume_of_another_directory_than_the_run_directory_is_refused(tmp_path)
             "-m",
             "diffinv.train",
             "debug=fast",
+            "problem=tanh",
             f"resume={tmp_path / 'a'}",
             f"hydra.run.dir={tmp_path / 'b'}",
         ],

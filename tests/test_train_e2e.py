@@ -37,6 +37,8 @@ def trained_run(tmp_path_factory):
     result = run_module(
         "diffinv.train",
         "debug=fast",
+        "problem=tanh",
+        "callbacks.progress.refresh_rate=1",  # the console as a user sees it (debug=fast turns it off)
         "sampler=[ode,sde]",
         "sampler.sde.steps=20",
         "logger=[csv,wandb]",
@@ -69,6 +71,29 @@ def test_train_writes_finite_metrics_figures_config_and_checkpoint(trained_run):
     assert (run / "checkpoints" / "final.ckpt").is_file()
     assert "sigma_max: 12.0" in (run / "config.yaml").read_text()
     assert "train/loss" in (run / "csv" / "version_0" / "metrics.csv").read_text()
+
+
+NOT_ABOUT_THIS_RUN = (
+    "💡 Tip",
+    "litlogger",
+    "litmodels",
+    "GPU available",
+    "TPU available",
+    "LeafSpec",
+    "pkg_resources",
+    "DeprecationWarning",
+    "FutureWarning",
+    "is deprecated",
+)
+
+
+def test_the_console_shows_progress_and_results_and_nothing_else(trained_run):
+    """diffinv.run.console: no library advertising, hardware banners or deprecation notices."""
+    _, run, result = trained_run
+    console = result.stdout + result.stderr
+    assert "Epoch 1: 100%" in console and f"results: {run}" in console
+    assert "generating it with" in console  # the run's own log lines stay
+    assert [s for s in NOT_ABOUT_THIS_RUN if s in console] == []
 
 
 def test_wandb_offline_run_directory_has_config_metrics_and_figures(trained_run):

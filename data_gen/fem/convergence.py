@@ -67,7 +67,7 @@ def table(rows: list[dict], tolerance: float) -> str:
     return "\n".join(lines)
 
 
-@hydra.main(version_base="1.3", config_path="../../conf/data_gen", config_name="convergence")
+@hydra.main(version_base="1.3", config_path="../conf", config_name="convergence")
 def main(cfg: DictConfig) -> None:
     print(f"mesh convergence, problem={cfg.problem.name}, {cfg.convergence.samples} prior samples")
     print(table(study(cfg), float(cfg.convergence.tolerance)))

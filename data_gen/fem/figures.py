@@ -76,7 +76,7 @@ def plot_samples(cfg: DictConfig) -> Path:
     return save_figure(fig, Path(cfg.figures.out_dir) / f"{Path(cfg.out).stem}_samples.png", dpi=110)
 
 
-@hydra.main(version_base="1.3", config_path="../../conf/data_gen", config_name="figures")
+@hydra.main(version_base="1.3", config_path="../conf", config_name="figures")
 def main(cfg: DictConfig) -> None:
     print(plot_samples(cfg))
 

@@ -22,6 +22,8 @@ from diffinv.training.posterior import SamplingPlan
 
 
 class Evaluator(ABC):
+    needs_clean_measurements: bool = False  # True: scored against clean test y, so train with data.noise = 0
+
     @abstractmethod
     def __call__(
         self, module: ScoreModule, datamodule: PairedDataModule, out: Path, plan: SamplingPlan

@@ -41,7 +41,8 @@ def validate(cfg: DictConfig) -> None:
             bound = ">= 0" if key in NON_NEGATIVE_NUMBERS else "> 0"
             raise ConfigError(f"{key}: must be {bound}, got {value!r}")
     _build("data", cfg.data, path=None)  # its constructor checks normalisation etc.; no data is read
-    _build("problem.evaluator", cfg.problem.evaluator)
+    evaluator = _build("problem.evaluator", cfg.problem.evaluator)
+    _check_clean_measurements(cfg, evaluator)
     _check_schedule(cfg)
     formulation = _build("formulation", cfg.formulation)
     _build("model", cfg.model)
@@ -59,9 +60,22 @@ def validate(cfg: DictConfig) -> None:
         _call(f"sampler.{name}", sampler_cfg, sampler, formulation)
 
 
+def _check_clean_measurements(cfg: DictConfig, evaluator) -> None:
+    """An evaluator that scores against the clean test measurements (the 2-D densities' bands,
+    docs/problems.md §1) needs a model trained on clean ones: noisy training y would compare two different
+    conditionals."""
+    if evaluator.needs_clean_measurements and cfg.data.noise > 0:
+        raise ConfigError(
+            f"data.noise: the 2-D density problem {cfg.problem.name!r} is scored against the bands of its "
+            f"clean y (docs/problems.md §1), so it is trained on clean y; got data.noise={cfg.data.noise}. "
+            "Leave data.noise=0 (its default), or use a boundary-flux problem (problem=advdiff) for noisy "
+            "measurements"
+        )
+
+
 def _check_schedule(cfg: DictConfig) -> None:
-    """Each formulation reads its parameters from the schedule (docs/math.md §2–3): VE needs sigma_*, VP
-    beta_*."""
+    """Each formulation reads its parameters from the schedule (docs/math.md §2–3): VE needs sigma_*,
+    VP beta_*."""
     raw = OmegaConf.to_container(cfg.formulation, resolve=False)
     for key, value in raw.items():
         if isinstance(value, str) and value.startswith("${schedule."):

@@ -10,7 +10,7 @@ normalised, and sampled by inverse CDF with a piecewise-constant density per cel
 - spiral:  ``θ = 3π √u``, ``(x, y) = (θ/3π)(cos θ, sin θ) + 0.05 ε``: θ is marginalised by a 1-D
   quadrature, ``p(x, y) = ∫ p(θ) N(x; r cos θ, 0.05²) N(y; r sin θ, 0.05²) dθ`` with ``p(θ) = 2θ/(3π)²``.
 
-Their paired datasets are written by :func:`data_gen.toy.generate`.
+Their paired datasets are written by :mod:`data_gen.toy`.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ class DensityEvaluator(Evaluator):
     reference (docs/problems.md §1)."""
 
     report = staticmethod(table2_report.report)
+    needs_clean_measurements = True  # the bands are of clean test y (docs/problems.md §1)
 
     def __init__(
         self,

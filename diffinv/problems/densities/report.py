@@ -43,7 +43,7 @@ def table(rows: list[dict], key: str, with_floor: bool) -> str:
 
 def exact_reference_section(rows: list[dict]) -> list[str]:
     """The Sinkhorn table against the exact reference, when some run computed it
-    (``evaluation.exact_sinkhorn``; ``experiment=table2`` skips it)."""
+    (``problem.evaluator.exact_sinkhorn``; ``experiment=table2`` skips it)."""
     if not any("sinkhorn_exact/mean" in r for r in rows):
         return []
     return [

@@ -1,0 +1,72 @@
+"""A dataset recipe as the training side sees it: what ``diffinv.train`` makes its data from on first use.
+
+``data_gen/conf/problem/<generator>.yaml`` is the one definition of each dataset (toy and FEniCSx alike). A
+training problem refers to it by name, with the values it changes::
+
+    problem:
+      dataset:
+        _target_: data_gen.build.Recipe
+        generator: advdiff
+        overrides: {problem: {mesh: 170x40, n_train: 4000}}
+
+``diffinv`` never imports ``data_gen``; ``diffinv.train.ensure_dataset`` instantiates this node, names the
+file by a hash of :attr:`Recipe.spec` (so a changed recipe never reuses a stale file) and calls
+:meth:`Recipe.write` when the file is missing. ``write`` runs the generator exactly as ``python -m data_gen
+problem=<generator> <overrides>`` would, in this process.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+
+import hydra
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from data_gen.config import compose_config
+
+# Keys of the data_gen config that say where and in how many pieces a dataset is written, not what it holds.
+NOT_IN_RECIPE = ("paths", "out", "workers", "shard", "num_shards", "chunk_size")
+
+
+class Recipe:
+    """The data_gen config of ``problem=<generator>``, ``overrides`` (nested like that config) merged in."""
+
+    def __init__(self, generator: str, overrides: Mapping | None = None):
+        try:
+            cfg = compose_config(f"problem={generator}")
+        except HydraException as exc:
+            raise ValueError(f"problem.dataset.generator: {exc}") from exc
+        if overrides:
+            try:
+                cfg = OmegaConf.merge(cfg, OmegaConf.create(dict(overrides)))
+            except OmegaConfBaseException as exc:
+                raise ValueError(f"problem.dataset.overrides: {exc}") from exc
+        self.generator = generator
+        self.config: DictConfig = cfg
+
+    @property
+    def name(self) -> str:
+        """The dataset's name as ``python -m data_gen`` names its file (``advdiff_noclip`` for clip=false)."""
+        return Path(self.config.out).stem
+
+    @property
+    def spec(self) -> dict:
+        """Everything that decides the file's contents: the resolved config without :data:`NOT_IN_RECIPE`."""
+        spec = OmegaConf.to_container(self.config, resolve=True)
+        return {key: value for key, value in spec.items() if key not in NOT_IN_RECIPE}
+
+    @property
+    def target(self) -> str:
+        """The generator function (``problem.generate._target_``)."""
+        return self.config.problem.generate._target_
+
+    def write(self, path: str | Path) -> Path:
+        """Generate the dataset into ``path`` (atomically, as every generator writes)."""
+        cfg = copy.deepcopy(self.config)
+        cfg.out = str(path)
+        hydra.utils.call(cfg.problem.generate, cfg)
+        return Path(path)
