@@ -67,7 +67,7 @@ def test_every_group_composes_and_validates(overrides):
 def test_the_default_is_the_flux_demo(tmp_path):
     """A bare ``python -m diffinv.train`` (``make demo``): the linear boundary-flux problem, its data made on
     first use from the advdiff recipe on a coarse mesh; ``problem=advdiff`` keeps the paper-size file."""
-    from diffinv.train import dataset_path
+    from diffinv.data.source import dataset_path
 
     cfg = compose_train([f"paths.root_dir={tmp_path}"], hydra_config=True)
     validate(cfg)
@@ -142,7 +142,7 @@ def test_paths_resolve_under_root(tmp_path):
 def test_generated_data_is_named_by_the_whole_recipe(tmp_path):
     """One recipe per dataset (data_gen/conf/problem/*.yaml); the file name is keyed by all of it, so a
     change of any value (here: debug=fast's smaller data, another data seed) names another file."""
-    from diffinv.train import dataset_path
+    from diffinv.data.source import dataset_path
 
     root = f"paths.root_dir={tmp_path}"
     default = dataset_path(compose_train(["problem=tanh", root]))

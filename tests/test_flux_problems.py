@@ -16,8 +16,8 @@ from test_train_e2e import run_module
 
 from data_gen.config import compose_config
 from diffinv.data.schema import read_dataset
+from diffinv.data.source import ensure_dataset
 from diffinv.report import report
-from diffinv.train import ensure_dataset
 
 COARSE = "85x20"
 PER_SAMPLER = (

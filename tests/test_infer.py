@@ -9,7 +9,7 @@ import torch
 from test_flux_problems import make_data, train
 from test_train_e2e import run_module
 
-from diffinv.infer import load_model, posterior_samples, read_measurement
+from diffinv import load_model, posterior_samples, read_measurement
 
 N_SAMPLES, SEED = 50, 12345  # the evaluator seeds batch i with evaluation.seed + i (12345 by default)
 

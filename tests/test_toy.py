@@ -94,7 +94,7 @@ def test_one_recipe_for_the_data_gen_command_and_for_training(tmp_path):
 
     from data_gen.__main__ import main as data_gen_main
     from data_gen.config import compose_config
-    from diffinv.train import ensure_dataset
+    from diffinv.data.source import ensure_dataset
 
     small = ("problem.n_train=300", "problem.n_test=500")
     cli = compose_config("problem=tanh", *small, f"paths.data_dir={tmp_path / 'cli'}")
