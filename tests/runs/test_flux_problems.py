@@ -11,15 +11,12 @@ import numpy as np
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
-from test_config import CONF
-from test_train_e2e import run_module
 
-from data_gen.config import compose_config
 from diffinv.data.schema import read_dataset
 from diffinv.data.source import ensure_dataset
 from diffinv.report import report
+from tests.helpers.runs import CONF, NOT_ABOUT_THIS_RUN, compose_train, make_data, run_module, train
 
-COARSE = "85x20"
 PER_SAMPLER = (
     "rel_mae/mean",
     "rel_mae/seg_00",
@@ -33,35 +30,6 @@ PER_SAMPLER = (
     "time/sample_s",
 )
 EXACT = ("exact/mean_err_ratio", "exact/std_ratio", "exact/w1_over_std")
-
-
-def compose_train(*overrides):
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return compose("train", overrides=list(overrides))
-
-
-def make_data(data_dir, *overrides):
-    """A coarse-mesh file from the real generator (seconds), as ``python -m data_gen ...`` would write it."""
-    from data_gen.fem.linear_generate import generate  # here: the non-fem tests run without DOLFINx
-
-    cfg = compose_config(f"problem.mesh={COARSE}", f"paths.data_dir={data_dir}", *overrides)
-    generate(cfg)
-    return read_dataset(cfg.out)
-
-
-def train(root, *overrides, timeout: float = 300):
-    """``diffinv.train debug=fast`` with data and outputs under ``root``; ``overrides`` come last and win."""
-    run = root / "run"
-    run_module(
-        "diffinv.train",
-        "debug=fast",
-        f"paths.root_dir={root}",
-        f"paths.data_dir={root / 'data'}",
-        f"hydra.run.dir={run}",
-        *overrides,
-        timeout=timeout,
-    )
-    return run, json.loads((run / "metrics.json").read_text())
 
 
 def test_flux_problems_have_the_paper_settings():
@@ -140,8 +108,6 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
 def test_the_default_run_is_the_flux_demo_with_its_data_made_on_first_use(tmp_path):
     """A bare ``python -m diffinv.train`` (``make demo``) at tiny sizes: the advdiff recipe's FEniCSx data
     generated in the training process, reverse-SDE sampling, flux and calibration figures, a quiet console."""
-    from test_train_e2e import NOT_ABOUT_THIS_RUN
-
     run = tmp_path / "run"
     result = run_module(
         "diffinv.train",

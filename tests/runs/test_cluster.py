@@ -6,7 +6,8 @@ import csv
 import json
 
 import numpy as np
-from test_train_e2e import run_module
+
+from tests.helpers.runs import run_module
 
 TANH = ("debug=fast", "problem=tanh", "trainer.max_epochs=40", "problem.evaluator.exact_sinkhorn=false")
 

@@ -2,13 +2,13 @@
 
 import pytest
 import torch
-from test_samplers_exact import joint_gaussian
 
 from diffinv.core.exact import ConditionalGaussianEps
 from diffinv.core.formulations import VE, VP
 from diffinv.core.losses import dsm_loss
 from diffinv.core.networks import ScoreMLP
 from diffinv.core.samplers import conditional_score, sample_ode
+from tests.helpers.closed_forms import joint_gaussian
 
 
 @pytest.mark.parametrize("form", [VE(0.01, 50.0), VP(0.1, 20.0)], ids=["VE", "VP"])

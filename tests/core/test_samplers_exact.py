@@ -13,6 +13,7 @@ from scipy.stats import wasserstein_distance
 from diffinv.core.exact import ConditionalGaussianEps, GaussianMixture
 from diffinv.core.formulations import VE, VP
 from diffinv.core.samplers import conditional_score, sample_ode, sample_sde
+from tests.helpers.closed_forms import joint_gaussian
 
 N = 20_000
 SAMPLERS = {
@@ -54,13 +55,6 @@ def test_gaussian_mixture_1d_wasserstein(formulation, sampler):
     x = SAMPLERS[sampler](lambda x, t: gm.score(x, t, formulation), formulation, x_T, gen)
     w1 = wasserstein_distance(x.squeeze(-1).numpy(), reference)
     assert w1 < 3 * floor + 0.005, (w1, floor)
-
-
-def joint_gaussian():
-    a = torch.tensor([[1.0, 0.3, 0.5], [0.0, 0.8, -0.4], [0.2, 0.0, 0.6]], dtype=torch.float64)
-    return torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64), a @ a.T + 0.05 * torch.eye(
-        3, dtype=torch.float64
-    )
 
 
 @pytest.mark.parametrize("form", [VE(0.01, 50.0), VP(0.1, 20.0)], ids=["VE", "VP"])

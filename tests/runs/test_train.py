@@ -3,31 +3,12 @@ and SDE samplers, CSV and offline W&B loggers), ``diffinv.evaluate`` on its chec
 
 import json
 import math
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from diffinv.report import report
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_module(module: str, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = os.environ | {"PYTHONPATH": str(ROOT), "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    result = subprocess.run(
-        [sys.executable, "-m", module, *overrides],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
+from tests.helpers.runs import NOT_ABOUT_THIS_RUN, run_module
 
 
 @pytest.fixture(scope="module")
@@ -71,20 +52,6 @@ def test_train_writes_finite_metrics_figures_config_and_checkpoint(trained_run):
     assert (run / "checkpoints" / "final.ckpt").is_file()
     assert "sigma_max: 12.0" in (run / "config.yaml").read_text()
     assert "train/loss" in (run / "csv" / "version_0" / "metrics.csv").read_text()
-
-
-NOT_ABOUT_THIS_RUN = (
-    "💡 Tip",
-    "litlogger",
-    "litmodels",
-    "GPU available",
-    "TPU available",
-    "LeafSpec",
-    "pkg_resources",
-    "DeprecationWarning",
-    "FutureWarning",
-    "is deprecated",
-)
 
 
 def test_the_console_shows_progress_and_results_and_nothing_else(trained_run):

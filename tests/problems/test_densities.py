@@ -90,11 +90,11 @@ def test_one_recipe_for_the_data_gen_command_and_for_training(tmp_path):
     """``python -m data_gen problem=tanh`` and ``diffinv.train problem=tanh`` (first use) read the same yaml
     (data_gen/conf/problem/tanh.yaml) and write the same pairs; training names its file by the recipe."""
     from hydra import compose, initialize_config_dir
-    from test_config import CONF
 
     from data_gen.__main__ import main as data_gen_main
     from data_gen.config import compose_config
     from diffinv.data.source import ensure_dataset
+    from tests.helpers.runs import CONF
 
     small = ("problem.n_train=300", "problem.n_test=500")
     cli = compose_config("problem=tanh", *small, f"paths.data_dir={tmp_path / 'cli'}")

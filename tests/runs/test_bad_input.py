@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
-from test_config import CONF
 
 import data_gen.__main__ as data_gen_cli
 from data_gen.config import CONF_DIR
 from data_gen.toy import generate
 from diffinv import evaluate, infer, train
+from tests.helpers.runs import CONF
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-from test_flux_problems import make_data
-from test_train_e2e import ROOT, run_module
+
+from tests.helpers.runs import ROOT, make_data, run_module
 
 TANH = (
     "debug=fast",

@@ -1,16 +1,12 @@
 """Every config group composes (Hydra compose API) and invalid values fail at start-up naming the key."""
 
-from pathlib import Path
-
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from diffinv.run.errors import ConfigError
 from diffinv.run.validation import validate
-
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
+from tests.helpers.runs import compose_train, run_module
 
 GROUP_CHOICES = [
     ["formulation=ve"],
@@ -40,11 +36,6 @@ GROUP_CHOICES = [
 ]
 
 
-def compose_train(overrides, hydra_config: bool = False):
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return compose("train", overrides=overrides, return_hydra_config=hydra_config)
-
-
 def density(overrides):
     """``overrides`` on the 2-D density problem tanh (the default is the flux demo) unless they name one."""
     return (
@@ -57,7 +48,7 @@ def density(overrides):
 @pytest.mark.parametrize("overrides", GROUP_CHOICES, ids=lambda o: " ".join(o))
 def test_every_group_composes_and_validates(overrides):
     overrides = density(overrides)
-    cfg = compose_train(overrides, hydra_config=any(o.startswith("hydra/") for o in overrides))
+    cfg = compose_train(*overrides, hydra_config=any(o.startswith("hydra/") for o in overrides))
     validate(cfg)
     assert cfg.sampler and cfg.formulation._target_.startswith("diffinv.core.formulations.")
     network = instantiate(cfg.model)
@@ -69,7 +60,7 @@ def test_the_default_is_the_flux_demo(tmp_path):
     first use from the advdiff recipe on a coarse mesh; ``problem=advdiff`` keeps the paper-size file."""
     from diffinv.data.source import dataset_path
 
-    cfg = compose_train([f"paths.root_dir={tmp_path}"], hydra_config=True)
+    cfg = compose_train(f"paths.root_dir={tmp_path}", hydra_config=True)
     validate(cfg)
     assert cfg.hydra.runtime.choices.problem == "advdiff_demo" and cfg.problem.name == "advdiff"
     assert cfg.problem.data_file is None and cfg.problem.dataset.generator == "advdiff"
@@ -78,10 +69,10 @@ def test_the_default_is_the_flux_demo(tmp_path):
     assert list(cfg.sampler) == ["sde"] and cfg.sampler.sde.steps == 200 and cfg.data.noise == 0.05
     assert (cfg.problem.evaluator.n_test, cfg.evaluation.n_samples, cfg.trainer.max_epochs) == (100, 200, 400)
     assert dataset_path(cfg).parent == tmp_path / "data" and dataset_path(cfg).name.startswith("advdiff-")
-    paper = compose_train(["problem=advdiff", f"paths.root_dir={tmp_path}"])
+    paper = compose_train("problem=advdiff", f"paths.root_dir={tmp_path}")
     assert paper.problem.data_file == f"{tmp_path}/data/advdiff.h5" and paper.data.noise == 0.0
     assert paper.trainer.max_epochs == 200 and list(paper.sampler) == ["ode"]
-    fast = compose_train(["debug=fast"])  # a smoke run of the demo: the ODE at loose tolerances, tiny data
+    fast = compose_train("debug=fast")  # a smoke run of the demo: the ODE at loose tolerances, tiny data
     validate(fast)
     assert list(fast.sampler) == ["ode"] and fast.problem.dataset.overrides.problem.n_train == 2000
 
@@ -93,7 +84,7 @@ def test_formulation_brings_its_schedule():
 
 
 def test_table2_experiment_has_paper_settings():
-    cfg = compose_train(["experiment=table2"], hydra_config=True)
+    cfg = compose_train("experiment=table2", hydra_config=True)
     assert set(cfg.sampler) == {"ode", "sde"}
     assert cfg.trainer.max_epochs == 10_000 and cfg.data.batch_size == 1000 and cfg.model.depth == 2
     assert cfg.evaluation.n_samples == 10_000
@@ -135,7 +126,7 @@ def test_invalid_value_fails_naming_the_key(overrides, key):
 
 
 def test_paths_resolve_under_root(tmp_path):
-    cfg = compose_train([f"paths.root_dir={tmp_path}"])
+    cfg = compose_train(f"paths.root_dir={tmp_path}")
     assert OmegaConf.select(cfg, "paths.data_dir") == f"{tmp_path}/data"
 
 
@@ -145,20 +136,18 @@ def test_generated_data_is_named_by_the_whole_recipe(tmp_path):
     from diffinv.data.source import dataset_path
 
     root = f"paths.root_dir={tmp_path}"
-    default = dataset_path(compose_train(["problem=tanh", root]))
+    default = dataset_path(compose_train("problem=tanh", root))
     assert default.parent == tmp_path / "data" and default.name.startswith("tanh-")
-    fast = dataset_path(compose_train(["problem=tanh", "debug=fast", root]))
-    other_seed = dataset_path(compose_train(["problem=tanh", "+problem.dataset.overrides.seed=1", root]))
+    fast = dataset_path(compose_train("problem=tanh", "debug=fast", root))
+    other_seed = dataset_path(compose_train("problem=tanh", "+problem.dataset.overrides.seed=1", root))
     assert len({default, fast, other_seed}) == 3
-    assert dataset_path(compose_train(["problem=tanh", root])) == default
-    given = compose_train(["problem=tanh", f"problem.data_file={tmp_path}/mine.h5"])
+    assert dataset_path(compose_train("problem=tanh", root)) == default
+    given = compose_train("problem=tanh", f"problem.data_file={tmp_path}/mine.h5")
     assert dataset_path(given) == tmp_path / "mine.h5"
 
 
 def test_help_lists_the_training_groups_only():
     """The data-generation tree lives in the data_gen package, not among the training config groups."""
-    from test_train_e2e import run_module
-
     result = run_module("diffinv.train", "--help")
     groups = result.stdout.split("== Config ==")[0]
     assert "problem: " in groups and "data_gen" not in groups

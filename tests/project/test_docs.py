@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCANNED_DIRS = ("diffinv", "data_gen", "conf", "tests", "benchmarks")
 SCANNED_FILES = ("Makefile", "pyproject.toml", "README.md")
 

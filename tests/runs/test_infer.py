@@ -6,10 +6,9 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from test_flux_problems import make_data, train
-from test_train_e2e import run_module
 
 from diffinv import load_model, posterior_samples, read_measurement
+from tests.helpers.runs import make_data, run_module, train
 
 N_SAMPLES, SEED = 50, 12345  # the evaluator seeds batch i with evaluation.seed + i (12345 by default)
 

@@ -18,7 +18,7 @@ from diffinv.data.schema import read_dataset
 
 pytestmark = pytest.mark.fem
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SMALL = ["problem=adr", "problem.mesh=43x10", "problem.n_train=200", "problem.n_test=40", "chunk_size=10"]
 
 
