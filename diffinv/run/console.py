@@ -4,8 +4,8 @@ Every entry point (``diffinv.train``, ``diffinv.evaluate``, ``diffinv.infer``, `
 :func:`quiet_console` first. It removes, by message or by module, exactly these and nothing else:
 
 - Lightning's advertising (``💡 Tip: ... litlogger / litmodels``) and its hardware banner (``GPU available:
-  False, used: False``, ``TPU available: ...``, ``HPU available: ...``), which every Trainer prints again
-  (the test stage builds a second one); the accelerator is the config's ``trainer.accelerator``;
+  False, used: False``, ``TPU available: ...``, ``HPU available: ...``); the accelerator is the config's
+  ``trainer.accelerator``;
 - deprecation notices raised inside libraries, about their own use of other libraries, that a user of
   diffinv cannot act on: torch's ``LeafSpec`` FutureWarning from ``pytorch_lightning.utilities._pytree``,
   setuptools' ``pkg_resources is deprecated`` (imported by some plugins) and ``DeprecationWarning``\\ s

@@ -78,8 +78,8 @@ def test_the_default_is_the_flux_demo(tmp_path):
 
 
 def test_formulation_brings_its_schedule():
-    assert compose_train(density(["formulation=ve"])).schedule.kind == "geometric"
-    vp = compose_train(density(["formulation=vp"]))
+    assert compose_train(*density(["formulation=ve"])).schedule.kind == "geometric"
+    vp = compose_train(*density(["formulation=vp"]))
     assert vp.schedule.kind == "linear" and instantiate(vp.formulation).beta_max == 15.0
 
 
@@ -119,7 +119,7 @@ def test_table2_experiment_has_paper_settings():
     ],
 )
 def test_invalid_value_fails_naming_the_key(overrides, key):
-    cfg = compose_train(density(overrides))
+    cfg = compose_train(*density(overrides))
     with pytest.raises(ConfigError) as info:
         validate(cfg)
     assert str(info.value).startswith(f"{key}:"), str(info.value)
