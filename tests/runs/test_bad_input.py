@@ -146,7 +146,7 @@ def test_bad_checkpoints_are_refused_without_unpickling(kind, tmp_path, capsys):
     expected = {
         "missing": "does not exist",
         "garbage": "is not a readable diffinv checkpoint (not a torch checkpoint file)",
-        "arbitrary pickle": "holds a tests.runs.test_bad_input.NotATensor object; only tensors and plain containers",
+        "arbitrary pickle": f"holds a {__name__}.NotATensor object; only tensors and plain containers",
         "foreign checkpoint": "was not written by diffinv.train",
     }[kind]
     assert err.startswith(f"error: ckpt: {path}") and expected in err
