@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+from test_samplers_exact import joint_gaussian
 
 from diffinv.core.exact import ConditionalGaussianEps, GaussianMixture
 from diffinv.core.formulations import VE, VP, VPFamily, smallest_safe_kappa
@@ -26,7 +27,6 @@ from diffinv.core.samplers import (
     sample_sde,
     time_grid,
 )
-from test_samplers_exact import joint_gaussian
 
 torch.set_num_threads(1)
 
@@ -50,7 +50,12 @@ def _dpmpp_2m_sde(fn, F, x, steps, schedule, gen):
 
 
 SAMPLERS = {"heun": _heun, "dpmpp_2m": _dpmpp_2m, "dpmpp_3m": _dpmpp_3m, "dpmpp_2m_sde": _dpmpp_2m_sde}
-CALLS = {"heun": lambda n: 2 * n - 1, "dpmpp_2m": lambda n: n, "dpmpp_3m": lambda n: n, "dpmpp_2m_sde": lambda n: n}
+CALLS = {
+    "heun": lambda n: 2 * n - 1,
+    "dpmpp_2m": lambda n: n,
+    "dpmpp_3m": lambda n: n,
+    "dpmpp_2m_sde": lambda n: n,
+}
 # steps per (sampler, schedule); comment: network calls, largest z over VE, VP, κ = 0.5, κ = 2 (measured)
 BUDGETS = {
     ("heun", "uniform"): 25,  # 49 calls, z 4.5
@@ -102,8 +107,10 @@ def test_gaussian_mixture_2d(sampler, schedule, formulation, mixture_2d):
     assert max(z.values()) < 5, z
 
 
-@pytest.mark.parametrize("sampler, schedule", [("heun", "karras"), ("dpmpp_2m", "logsnr"),
-                                               ("dpmpp_3m", "logsnr"), ("dpmpp_2m_sde", "uniform")])  # fmt: skip
+@pytest.mark.parametrize(
+    "sampler, schedule",
+    [("heun", "karras"), ("dpmpp_2m", "logsnr"), ("dpmpp_3m", "logsnr"), ("dpmpp_2m_sde", "uniform")],
+)
 @pytest.mark.parametrize("form", [VE(0.01, 50.0), VP(0.1, 20.0)], ids=["VE", "VP"])
 def test_conditional_gaussian_batched_over_measurements(sampler, schedule, form):
     """x | y* for three y* at once, batched as (n_y, N, d): exact conditional mean and covariance.
@@ -161,12 +168,20 @@ def _all_sampler_runs(form, x_T):
     runs = {"ode rk45": lambda f: sample_ode(f, form, x_T, denoise=True)}
     for schedule in SCHEDULES:
         runs |= {
-            f"sde {schedule}": lambda f, s=schedule: sample_sde(f, form, x_T, 6, generator=gen, denoise=True, schedule=s),
+            f"sde {schedule}": lambda f, s=schedule: sample_sde(
+                f, form, x_T, 6, generator=gen, denoise=True, schedule=s
+            ),
             f"ode euler {schedule}": lambda f, s=schedule: sample_ode(f, form, x_T, "euler", 6, schedule=s),
-            f"ode heun {schedule}": lambda f, s=schedule: sample_ode(f, form, x_T, "heun", 6, denoise=True, schedule=s),
-            f"heun {schedule}": lambda f, s=schedule: sample_heun(f, form, x_T, steps=6, schedule=s, denoise=True),
+            f"ode heun {schedule}": lambda f, s=schedule: sample_ode(
+                f, form, x_T, "heun", 6, denoise=True, schedule=s
+            ),
+            f"heun {schedule}": lambda f, s=schedule: sample_heun(
+                f, form, x_T, steps=6, schedule=s, denoise=True
+            ),
             f"2m {schedule}": lambda f, s=schedule: sample_dpmpp_2m(f, form, x_T, steps=6, schedule=s),
-            f"3m {schedule}": lambda f, s=schedule: sample_dpmpp_3m(f, form, x_T, steps=6, schedule=s, denoise=True),
+            f"3m {schedule}": lambda f, s=schedule: sample_dpmpp_3m(
+                f, form, x_T, steps=6, schedule=s, denoise=True
+            ),
             f"2m sde {schedule}": lambda f, s=schedule: sample_dpmpp_2m_sde(
                 f, form, x_T, steps=6, schedule=s, generator=gen, denoise=True
             ),
@@ -195,10 +210,12 @@ def test_score_is_never_evaluated_outside_the_span(formulation, dtype):
 @pytest.mark.parametrize("kappa", ["smallest", 0.5, 2.0, 8.0])
 def test_float32_sampling_without_nan_for_every_accepted_kappa(kappa):
     """The config's schedule (beta 1e-3..15) with the smallest κ it accepts (s(t_eps) ~ 1e-30) and others:
-    an ε-network in float32 through conditional_score (score = -ε/s), every sampler, no NaN (docs/math.md §12.9)."""
+    an ε-network in float32 through conditional_score (score = -ε/s), every sampler, no NaN (math §12.9)."""
     kappa = smallest_safe_kappa(1e-3, 15.0) if kappa == "smallest" else kappa
     form = VPFamily(1e-3, 15.0, kappa=kappa)
-    gm = GaussianMixture([0.6, 0.4], [[-1.0, 0.5], [1.5, -0.5]], [[[0.2, 0.0], [0.0, 0.1]], [[0.1, 0.0], [0.0, 0.3]]])
+    gm = GaussianMixture(
+        [0.6, 0.4], [[-1.0, 0.5], [1.5, -0.5]], [[[0.2, 0.0], [0.0, 0.1]], [[0.1, 0.0], [0.0, 0.3]]]
+    )
 
     def eps_model(x, t, y, mask):  # the exact ε = -s ŝ, computed in float64, handed back in float32
         t64 = t.double()
@@ -272,11 +289,17 @@ def test_schedules(formulation):
     ramp = torch.linspace(0, 1, 26, dtype=torch.float64)
     rho_min, rho_max = ends[1] ** (1 / 7), ends[0] ** (1 / 7)
     karras = (rho_max + ramp * (rho_min - rho_max)) ** 7
-    torch.testing.assert_close(formulation.sigma(time_grid(formulation, 25, "karras")), karras, rtol=1e-10, atol=0)
+    torch.testing.assert_close(
+        formulation.sigma(time_grid(formulation, 25, "karras")), karras, rtol=1e-10, atol=0
+    )
     log_sig = torch.log(formulation.sigma(time_grid(formulation, 25, "logsnr")))
-    torch.testing.assert_close(log_sig.diff(), torch.full((25,), (log_sig[-1] - log_sig[0]).item() / 25, dtype=torch.float64))
+    torch.testing.assert_close(
+        log_sig.diff(), torch.full((25,), (log_sig[-1] - log_sig[0]).item() / 25, dtype=torch.float64)
+    )
     uniform = time_grid(formulation, 25, "uniform")
-    torch.testing.assert_close(uniform.diff(), torch.full((25,), -(formulation.T - formulation.t_eps) / 25, dtype=torch.float64))
+    torch.testing.assert_close(
+        uniform.diff(), torch.full((25,), -(formulation.T - formulation.t_eps) / 25, dtype=torch.float64)
+    )
 
 
 def test_default_sde_is_bit_for_bit_the_paper_grid_sampler():

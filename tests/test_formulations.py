@@ -107,5 +107,9 @@ def test_vp_sigma_closed_forms():
     for kappa in (0.5, 1.0, 2.0):
         form = VPFamily(0.1, 20.0, kappa=kappa)
         sigma = form.sigma(T_GRID)
-        torch.testing.assert_close(sigma ** (2 * kappa), torch.expm1(kappa * form.B(T_GRID)), rtol=1e-12, atol=0)
-        torch.testing.assert_close(form.m(T_GRID), (1 + sigma ** (2 * kappa)) ** (-0.5 / kappa), rtol=1e-12, atol=0)
+        torch.testing.assert_close(
+            sigma ** (2 * kappa), torch.expm1(kappa * form.B(T_GRID)), rtol=1e-12, atol=0
+        )
+        torch.testing.assert_close(
+            form.m(T_GRID), (1 + sigma ** (2 * kappa)) ** (-0.5 / kappa), rtol=1e-12, atol=0
+        )

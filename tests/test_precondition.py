@@ -42,7 +42,7 @@ def test_exact_denoiser_is_tweedie(formulation, mixture_2d):
         D = mixture_2d.denoiser(x / m, sig)
         score = mixture_2d.score(x, tt, formulation)
         torch.testing.assert_close(D, (x + s**2 * score) / m, rtol=1e-9, atol=1e-9)
-        # m D - x cancels to -s ε: its round-off 1e-16 |x| is amplified by 1/s² (s(t_eps) = 5.5e-5 for κ = 0.5)
+        # m D - x cancels to -s ε: its round-off 1e-16 |x| grows by 1/s² (s(t_eps) = 5.5e-5 for κ = 0.5)
         atol = 1e-14 * (x.abs().max() / s.min() ** 2).item()
         torch.testing.assert_close((m * D - x) / s**2, score, rtol=1e-7, atol=atol)
 
@@ -58,8 +58,8 @@ def test_preconditioned_score_equals_the_exact_score(formulation, mixture_2d, si
         score = -model(x, tt, y) / formulation.s(tt)[..., None]
         exact = mixture_2d.score(x, tt, formulation)
         torch.testing.assert_close(score, exact, rtol=1e-6, atol=1e-6 * exact.abs().max().item())
-        torch.testing.assert_close(model.denoiser(x, tt, y), mixture_2d.denoiser(x / formulation.m(tt)[..., None],
-                                   formulation.sigma(tt)), rtol=1e-9, atol=1e-9)  # fmt: skip
+        exact_D = mixture_2d.denoiser(x / formulation.m(tt)[..., None], formulation.sigma(tt))
+        torch.testing.assert_close(model.denoiser(x, tt, y), exact_D, rtol=1e-9, atol=1e-9)
 
 
 def test_coefficients_give_unit_variance_input_and_target(formulation):
@@ -75,7 +75,7 @@ def test_coefficients_give_unit_variance_input_and_target(formulation):
 
 
 def test_wrapped_mlp_runs_through_sampler_and_loss():
-    """The wrapper is an ε-model: shapes, dims, gradients, conditional_score and a sampler all work unchanged."""
+    """The wrapper is an ε-model: shapes, dims, gradients, conditional_score and a sampler work unchanged."""
     torch.manual_seed(0)
     form = VP(1e-3, 15.0)
     net = EDMPrecond(ScoreMLP(x_dim=3, y_dim=2, mask_dim=2, width=16, depth=2), form, sigma_data=0.5)
@@ -101,7 +101,9 @@ def test_default_loss_is_bit_for_bit_unchanged(formulation):
     x0, y = joint[:, :2], joint[:, 2:]
     new = dsm_loss(eps, formulation, x0, y, generator=torch.Generator().manual_seed(1))
     gen = torch.Generator().manual_seed(1)  # the pre-options implementation, verbatim
-    t = formulation.t_eps + (formulation.T - formulation.t_eps) * torch.rand(256, generator=gen, dtype=x0.dtype)
+    t = formulation.t_eps + (formulation.T - formulation.t_eps) * torch.rand(
+        256, generator=gen, dtype=x0.dtype
+    )
     z = torch.randn(x0.shape, generator=gen, dtype=x0.dtype)
     old = ((eps(formulation.perturb(x0, t, z), t, y, None) - z) ** 2).sum(dim=-1).mean()
     assert torch.equal(new, old)
@@ -137,18 +139,24 @@ def test_lognormal_times(formulation):
     assert t.min().item() >= t_eps and t.max().item() <= T
     normal = torch.distributions.Normal(-1.2, 1.2)
     sig_min, sig_max = formulation.sigma(torch.tensor([formulation.t_eps, T], dtype=torch.float64)).tolist()
-    for observed, expected in (((t == t_eps).double().mean(), normal.cdf(torch.tensor(sig_min).log())),
-                               ((t == T).double().mean(), 1 - normal.cdf(torch.tensor(sig_max).log()))):  # fmt: skip
+    ends = [
+        ((t == t_eps).double().mean(), normal.cdf(torch.tensor(sig_min).log())),
+        ((t == T).double().mean(), 1 - normal.cdf(torch.tensor(sig_max).log())),
+    ]
+    for observed, expected in ends:
         se = (expected * (1 - expected) / n) ** 0.5 + 1e-6
         assert abs(observed.item() - expected.item()) < 5 * se, (observed, expected)
     log_sigma = torch.log(formulation.sigma(t.double()))
-    for q in (-2.0, -1.2, 0.0, 1.0):  # inside [ln σ(t_eps), ln σ(T)] for every formulation here: the law's CDF
+    # the law's CDF at points inside [ln σ(t_eps), ln σ(T)] for every formulation here
+    for q in (-2.0, -1.2, 0.0, 1.0):
         expected = normal.cdf(torch.tensor(q)).item()
         assert abs((log_sigma <= q).double().mean().item() - expected) < 5 * (0.25 / n) ** 0.5, q
 
 
-@pytest.mark.parametrize("options", [{"t_sampling": "lognormal"}, {"weighting": "edm"},
-                                     {"t_sampling": "lognormal", "weighting": "edm", "sigma_data": 0.5}])  # fmt: skip
+@pytest.mark.parametrize(
+    "options",
+    [{"t_sampling": "lognormal"}, {"weighting": "edm"}, {"t_sampling": "lognormal", "weighting": "edm"}],
+)
 def test_weighted_losses_are_minimal_at_the_exact_score(options):
     """Any weighting and law of t keeps the true score as the minimiser (docs/math.md §13.2)."""
     form = VE(0.01, 50.0)

@@ -16,7 +16,8 @@ FAST = ["heun", "dpmpp_2m", "dpmpp_3m", "dpmpp_2m_sde"]
     "overrides",
     [[f"sampler={name}"] for name in FAST]
     + [["sampler=[ode,heun]"], ["sampler=[sde,dpmpp_3m,dpmpp_2m_sde]"],
-       ["sampler=dpmpp_3m", "sampler.dpmpp_3m.schedule=karras", "formulation=vp_family", "formulation.kappa=0.5"],
+       ["sampler=dpmpp_3m", "sampler.dpmpp_3m.schedule=karras", "formulation=vp_family",
+        "formulation.kappa=0.5"],
        ["sampler=heun", "sampler.heun.schedule=uniform", "formulation=vp"],
        ["model=edm"], ["model=edm", "formulation=vp", "sampler=[ode,dpmpp_2m]"]],
     ids=lambda o: " ".join(o),
@@ -24,7 +25,7 @@ FAST = ["heun", "dpmpp_2m", "dpmpp_3m", "dpmpp_2m_sde"]
 def test_fast_choices_compose_and_validate(overrides):
     cfg = compose_train(overrides)
     validate(cfg)
-    for name, node in cfg.sampler.items():
+    for node in cfg.sampler.values():
         assert instantiate(node).func is getattr(samplers, node._target_.rsplit(".", 1)[1])
     network = instantiate(cfg.model)
     assert network.x_dim == cfg.problem.x_dim

@@ -56,7 +56,7 @@ class GaussianMixture:
         return -(resp.unsqueeze(-1) * prec_diff).sum(dim=-2).to(x.dtype)
 
     def denoiser(self, x_hat: torch.Tensor, sigma) -> torch.Tensor:
-        """Exact ``D(x̂; σ) = E[x0 | x0 + σ z = x̂] = x̂ + σ² ∇ log (p_0 * N(0, σ² I))(x̂)`` (docs/math.md §12.1)."""
+        """Exact ``D(x̂; σ) = E[x0 | x0 + σ z = x̂] = x̂ + σ² ∇ log (p_0 * N(0, σ² I))(x̂)`` (math §12.1)."""
         sigma = torch.as_tensor(sigma, dtype=torch.float64, device=x_hat.device).expand(x_hat.shape[:-1])
         log_terms, prec_diff = self._log_terms_ms(x_hat, torch.ones_like(sigma), sigma)
         resp = torch.softmax(log_terms, dim=-1)

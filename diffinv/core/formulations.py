@@ -171,7 +171,8 @@ class VPFamily(Formulation):
         return self.beta(t) * self.s(t) ** (2 * (1 - self.kappa))
 
     def log_sigma(self, t):
-        """``ln σ = [κB + ln(1 - e^{-κB})] / (2κ)``, from ``σ^{2κ} = e^{κB} - 1`` (docs/math.md §12.2), overflow-free."""
+        """``ln σ = [κB + ln(1 - e^{-κB})] / (2κ)``, from ``σ^{2κ} = e^{κB} - 1`` (docs/math.md §12.2); no
+        overflow for large κB."""
         kb = self.kappa * self.B(t)
         return (kb + torch.log(-torch.expm1(-kb))) / (2 * self.kappa)
 
@@ -180,8 +181,9 @@ class VPFamily(Formulation):
 
     def t_of_sigma(self, sigma):
         """Closed-form inverse of σ (docs/math.md §12.2): ``B = ln(1 + σ^{2κ})/κ``, then the positive root of
-        ``β_min t + (β_max - β_min) t²/(2T) = B``, written ``t = 2B / (β_min + √(β_min² + 2 (β_max - β_min) B / T))``
-        (no cancellation, and valid for β_max = β_min). Any σ > 0, not clamped."""
+        ``β_min t + (β_max - β_min) t²/(2T) = B``, written
+        ``t = 2B / (β_min + √(β_min² + 2 (β_max - β_min) B / T))`` (no cancellation; valid for
+        β_max = β_min). Any σ > 0, not clamped."""
         B = torch.logaddexp(torch.zeros_like(sigma), 2 * self.kappa * torch.log(sigma)) / self.kappa
         slope = (self.beta_max - self.beta_min) / self.T
         return 2 * B / (self.beta_min + torch.sqrt(self.beta_min**2 + 2 * slope * B))
@@ -217,7 +219,7 @@ def smallest_safe_kappa(beta_min: float, beta_max: float, T: float = 1.0, t_eps:
     return math.ceil(hi * 10**digits) / 10**digits
 
 
-def _check_kappa(form: "VPFamily") -> None:
+def _check_kappa(form: VPFamily) -> None:
     """Reject a κ whose ``s(t_eps)`` is below :data:`S_EPS_MIN` (float32 samplers would turn it into NaN)."""
     b_eps = float(form.B(torch.tensor(form.t_eps, dtype=torch.float64)))
     if _log_s_eps(form.kappa, b_eps) < math.log(S_EPS_MIN):

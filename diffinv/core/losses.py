@@ -46,7 +46,11 @@ def dsm_loss(
         raise ValueError(f"unknown t_sampling {t_sampling!r}; choose one of {list(T_SAMPLINGS)}")
     if weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {weighting!r}; choose one of {list(WEIGHTINGS)}")
-    for name, value, positive in (("p_mean", p_mean, False), ("p_std", p_std, True), ("sigma_data", sigma_data, True)):
+    for name, value, positive in (
+        ("p_mean", p_mean, False),
+        ("p_std", p_std, True),
+        ("sigma_data", sigma_data, True),
+    ):
         if not (math.isfinite(float(value)) and (float(value) > 0 or not positive)):
             raise ValueError(f"{name} must be a finite number{' > 0' if positive else ''}, got {value!r}")
     n = x0.shape[0]

@@ -1,4 +1,4 @@
-"""EDM preconditioning (Karras et al. 2022) carried over to the unified kernel ``x_t = m x0 + s z`` (docs/math.md §13).
+"""EDM preconditioning (Karras et al. 2022) for the unified kernel ``x_t = m x0 + s z`` (docs/math.md §13).
 
 :class:`EDMPrecond` wraps a plain network ``F`` (e.g. :class:`diffinv.core.networks.ScoreMLP`) into an
 ε-model with the interface ``(x, t, y, mask) -> ε̂`` that :func:`diffinv.core.samplers.conditional_score` and
@@ -21,7 +21,7 @@ from diffinv.core.formulations import Formulation
 
 
 class EDMPrecond(nn.Module):
-    """ε-model ``(x, t, y, mask) -> ε̂`` around an inner network ``net(u, c_noise, y, mask) -> F`` (docs/math.md §13).
+    """ε-model ``(x, t, y, mask) -> ε̂`` around an inner network ``net(u, c_noise, y, mask) -> F`` (math §13).
 
     ``net`` is called with the scaled state ``u = c_in x̂`` (shape of ``x``) and ``c_noise = ¼ ln σ(t)`` in
     place of ``t`` (shape ``x.shape[:-1]``); ``y`` and ``mask`` pass through. ``x_dim``, ``y_dim`` and
@@ -39,7 +39,7 @@ class EDMPrecond(nn.Module):
                 setattr(self, name, getattr(net, name))
 
     def coefficients(self, t: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``m, s, σ, c_skip, c_out, c_in, c_noise`` at ``t``, each of shape ``t.shape + (1,)`` except ``c_noise``."""
+        """``m, s, σ, c_skip, c_out, c_in`` at ``t``, shape ``t.shape + (1,)``; ``c_noise``, ``t.shape``."""
         sigma = self.formulation.sigma(t)
         sd2, sig2 = self.sigma_data**2, sigma**2
         root = torch.sqrt(sig2 + sd2)

@@ -12,7 +12,8 @@ ever evaluates ``score_fn`` at times in ``[t_eps, T]``. Network calls are counte
 ``counted = CountingScore(score_fn)``, then ``counted.calls`` (docs/math.md §12.8).
 
 - :func:`sample_sde` — the λ-family SDE by Euler–Maruyama (§5.2), 1 call per step;
-- :func:`sample_ode` — the probability-flow ODE by torchdiffeq (§5.3): euler 1, heun 2 per step, rk45 adaptive;
+- :func:`sample_ode` — the probability-flow ODE by torchdiffeq (§5.3): euler 1, heun 2 calls per step, rk45
+  adaptive;
 - :func:`sample_heun` — EDM's Heun in σ (§12.5), ``2 steps - 1`` calls;
 - :func:`sample_dpmpp_2m`, :func:`sample_dpmpp_3m` — DPM-Solver++ multistep in ``ℓ = -ln σ`` (§12.6),
   1 call per step;
@@ -127,8 +128,8 @@ def sample_ode(
     ``method``: ``"rk45"`` — adaptive Dormand–Prince 5(4) with ``rtol``/``atol`` (the paper's SciPy
     integrator; the error norm is taken over the whole batch, as when SciPy integrates a flattened
     batch); ``"heun"`` (2nd order, 2 calls per step) and ``"euler"`` (1 call per step) on a grid of ``steps``
-    steps (``schedule``, docs/math.md §12.4; uniform in t by default). Integration by torchdiffeq. The score is
-    never evaluated outside ``[t_eps, T]``: dopri5's initial-step probe, which can reach far beyond
+    steps (``schedule``, docs/math.md §12.4; uniform in t by default). Integration by torchdiffeq. The score
+    is never evaluated outside ``[t_eps, T]``: dopri5's initial-step probe, which can reach far beyond
     ``t_eps`` when the velocity at ``T`` is nearly zero (VP), and rounding of ``t + h`` are clamped into the
     span (docs/math.md §12.8).
     """
@@ -140,7 +141,10 @@ def sample_ode(
         if not (rtol > 0 and atol > 0):
             raise ValueError(f"rtol and atol must be > 0, got rtol={rtol!r}, atol={atol!r}")
         if schedule != "uniform":
-            raise ValueError(f"schedule={schedule!r} applies to fixed-step methods (heun, euler); rk45 chooses its own steps")
+            raise ValueError(
+                f"schedule={schedule!r} applies to fixed-step methods (heun, euler); "
+                "rk45 chooses its own steps"
+            )
         options = {"step_t": span}  # never step past t_eps: the formulation is undefined for t < 0
     else:
         steps = _check_steps(steps, f"steps (required for method={method!r})")
@@ -156,8 +160,8 @@ def sample_ode(
 
 
 def _tweedie(score_fn: ScoreFn, formulation: Formulation, x: torch.Tensor) -> torch.Tensor:
-    """Tweedie denoising at ``t_eps``: ``x_0 ≈ (x + s² ŝ) / m`` (docs/math.md §5), formed as ``s (s ŝ)`` so that a
-    tiny float32 ``s`` (small κ, docs/math.md §12.9) never meets an underflowed ``s²``."""
+    """Tweedie denoising at ``t_eps``: ``x_0 ≈ (x + s² ŝ) / m`` (docs/math.md §5), formed as ``s (s ŝ)`` so
+    that a tiny float32 ``s`` (small κ, docs/math.md §12.9) never meets an underflowed ``s²``."""
     t = torch.full(x.shape[:-1], formulation.t_eps, dtype=x.dtype, device=x.device)
     m, s = formulation.m(t).unsqueeze(-1), formulation.s(t).unsqueeze(-1)
     return (x + s * (s * score_fn(x, t))) / m
@@ -196,7 +200,7 @@ def _check_state(x_T) -> None:
 
 
 def uniform_times(formulation: Formulation, steps: int, *, dtype=torch.float64, device=None) -> torch.Tensor:
-    """``t_k = T - k (T - t_eps)/N``: the paper's grid (docs/math.md §5.2), built in ``dtype`` as it always was."""
+    """``t_k = T - k (T - t_eps)/N``: the paper's grid (docs/math.md §5.2), built in ``dtype`` as always."""
     span = torch.tensor([formulation.T, formulation.t_eps], dtype=dtype, device=device)
     return _uniform_grid(span[0], span[1], _check_steps(steps))
 
@@ -216,8 +220,8 @@ def karras_times(
 
 
 def logsnr_times(formulation: Formulation, steps: int, *, dtype=torch.float64, device=None) -> torch.Tensor:
-    """Uniform in log-SNR ``ln(m²/s²) = -2 ln σ``: ``ln σ_k`` equally spaced from ``ln σ(T)`` to ``ln σ(t_eps)``
-    (docs/math.md §12.4). For VE it equals the uniform-t grid (geometric σ)."""
+    """Uniform in log-SNR ``ln(m²/s²) = -2 ln σ``: ``ln σ_k`` equally spaced from ``ln σ(T)`` to
+    ``ln σ(t_eps)`` (docs/math.md §12.4). For VE it equals the uniform-t grid (geometric σ)."""
     sig_max, sig_min = _sigma_span(formulation)
     ramp = torch.linspace(0, 1, _check_steps(steps) + 1, dtype=torch.float64)
     sigmas = torch.exp(math.log(sig_max) + ramp * (math.log(sig_min) - math.log(sig_max)))
@@ -233,7 +237,7 @@ def time_grid(
     dtype=torch.float64,
     device=None,
 ) -> torch.Tensor:
-    """``steps + 1`` strictly decreasing times from ``T`` to ``t_eps``, both included exactly (in ``dtype``)."""
+    """``steps + 1`` strictly decreasing times from ``T`` to ``t_eps``, both exact in ``dtype``."""
     if schedule == "uniform":
         return uniform_times(formulation, steps, dtype=dtype, device=device)
     if schedule == "karras":
@@ -250,7 +254,7 @@ def _sigma_span(formulation: Formulation) -> tuple[float, float]:
 
 
 def _times_of_sigmas(formulation: Formulation, sigmas: torch.Tensor, dtype, device) -> torch.Tensor:
-    """Times of a decreasing σ grid, end points exactly ``T`` and ``t_eps``, clamped into ``[t_eps, T]`` in ``dtype``."""
+    """Times of a decreasing σ grid: end points exactly ``T`` and ``t_eps``, clamped in ``dtype``."""
     t = formulation.t_of_sigma(sigmas)
     t[0], t[-1] = formulation.T, formulation.t_eps
     span = torch.tensor([formulation.T, formulation.t_eps], dtype=dtype, device=device)
@@ -267,7 +271,7 @@ def _times_of_sigmas(formulation: Formulation, sigmas: torch.Tensor, dtype, devi
 
 
 class _Scaled:
-    """Coefficients of a time grid in float64 (Python floats) and ``ε = -s ŝ`` at ``x = m x̂`` (docs/math.md §12.1)."""
+    """A grid's coefficients in float64 (Python floats); ``ε = -s ŝ`` at ``x = m x̂`` (docs/math.md §12.1)."""
 
     def __init__(self, score_fn: ScoreFn, formulation: Formulation, ts: torch.Tensor):
         t64 = ts.to(torch.float64)
@@ -296,7 +300,7 @@ def sample_heun(
     rho: float = 7.0,
     denoise: bool = False,
 ) -> torch.Tensor:
-    """EDM's deterministic Heun sampler (Karras et al. 2022, Algorithm 1) for the unified kernel (docs/math.md §12.5).
+    """EDM's deterministic Heun sampler (Karras et al. 2022, Alg. 1), unified kernel (docs/math.md §12.5).
 
     Integrates ``dx̂/dσ = ε(x̂; σ)`` in ``x̂ = x/m`` on the ``schedule`` grid: Heun steps, the last one Euler,
     so ``2 steps - 1`` calls of ``score_fn`` (+1 with ``denoise``). Returns ``x = m(t_eps) x̂`` at ``t_eps``.
@@ -329,9 +333,10 @@ def sample_dpmpp_2m(
     max_step_ratio: float = 2.0,
     denoise: bool = False,
 ) -> torch.Tensor:
-    """DPM-Solver++(2M), data prediction, multistep in ``ℓ = -ln σ`` (docs/math.md §12.6); ``solver_type="midpoint"``
-    is k-diffusion's ``sample_dpmpp_2m``. A step more than ``max_step_ratio`` times longer in ``ℓ`` than the
-    previous one is taken at first order (§12.6). ``steps`` calls of ``score_fn`` (+1 with ``denoise``)."""
+    """DPM-Solver++(2M), data prediction, multistep in ``ℓ = -ln σ`` (docs/math.md §12.6);
+    ``solver_type="midpoint"`` is k-diffusion's ``sample_dpmpp_2m``. A step more than ``max_step_ratio``
+    times longer in ``ℓ`` than the previous one is taken at first order (§12.6). ``steps`` calls of
+    ``score_fn`` (+1 with ``denoise``)."""
     return _dpmpp(
         score_fn, formulation, x_T, steps, schedule, rho, 2, 0.0, solver_type, max_step_ratio, None, denoise
     )
@@ -348,10 +353,11 @@ def sample_dpmpp_3m(
     max_step_ratio: float = 2.0,
     denoise: bool = False,
 ) -> torch.Tensor:
-    """DPM-Solver++(3M), data prediction, multistep in ``ℓ = -ln σ`` (docs/math.md §12.6): orders 1, 2, then 3;
-    a step more than ``max_step_ratio`` times longer in ``ℓ`` than the previous one at first order. ``steps`` calls of ``score_fn`` (+1 with
-    ``denoise``). The quadratic term carries the exact weight ``I_2 = 1 - 2 I_1/ĥ``, twice the reference
-    implementations' ``φ_3``, which leaves them second order (§12.6)."""
+    """DPM-Solver++(3M), data prediction, multistep in ``ℓ = -ln σ`` (docs/math.md §12.6): orders 1, 2, then
+    3; a step more than ``max_step_ratio`` times longer in ``ℓ`` than the previous one at first order.
+    ``steps`` calls of ``score_fn`` (+1 with ``denoise``). The quadratic term carries the exact weight
+    ``I_2 = 1 - 2 I_1/ĥ``, twice the reference implementations' ``φ_3``, which leaves them second order
+    (§12.6)."""
     return _dpmpp(
         score_fn, formulation, x_T, steps, schedule, rho, 3, 0.0, "heun", max_step_ratio, None, denoise
     )
@@ -371,19 +377,42 @@ def sample_dpmpp_2m_sde(
     generator: torch.Generator | None = None,
     denoise: bool = False,
 ) -> torch.Tensor:
-    """SDE-DPM-Solver++(2M) for the λ-family reverse SDE (docs/math.md §12.7): ``lam`` is the family's λ (k-diffusion's
-    ``eta``); λ = 1 the reverse-time SDE, λ = 0 gives :func:`sample_dpmpp_2m`. The linear part and the noise are
-    integrated exactly, ``D`` is extrapolated linearly in ``ℓ``. ``steps`` calls of ``score_fn`` (+1 with ``denoise``)."""
+    """SDE-DPM-Solver++(2M) for the λ-family reverse SDE (docs/math.md §12.7): ``lam`` is the family's λ
+    (k-diffusion's ``eta``); λ = 1 the reverse-time SDE, λ = 0 gives :func:`sample_dpmpp_2m`. The linear part
+    and the noise are integrated exactly, ``D`` is extrapolated linearly in ``ℓ``. ``steps`` calls of
+    ``score_fn`` (+1 with ``denoise``)."""
     lam = _check_lam(lam)
     return _dpmpp(
-        score_fn, formulation, x_T, steps, schedule, rho, 2, lam, solver_type, max_step_ratio, generator, denoise
+        score_fn,
+        formulation,
+        x_T,
+        steps,
+        schedule,
+        rho,
+        2,
+        lam,
+        solver_type,
+        max_step_ratio,
+        generator,
+        denoise,
     )
 
 
 def _dpmpp(
-    score_fn, formulation, x_T, steps, schedule, rho, order, lam, solver_type, max_step_ratio, generator, denoise
+    score_fn,
+    formulation,
+    x_T,
+    steps,
+    schedule,
+    rho,
+    order,
+    lam,
+    solver_type,
+    max_step_ratio,
+    generator,
+    denoise,
 ):
-    """Exponential integrator of ``dx̂ = (1+λ)(x̂ - D) dσ/σ + √(2λσ) dW̄`` in ``ℓ = -ln σ`` (docs/math.md §12.6–12.7).
+    """Exponential integrator of ``dx̂ = (1+λ)(x̂ - D) dσ/σ + √(2λσ) dW̄`` in ``ℓ = -ln σ`` (math §12.6–12.7).
 
     Step ``k`` (``h = ℓ_{k+1} - ℓ_k``, ``ĥ = (1+λ) h``): ``x̂ ← e^{-ĥ} x̂ + I_0 D_k + I_1 d_1 + I_2 d_2
     + σ_{k+1} √(1 - e^{-2λh}) z``, with ``d_1 ≈ h D'``, ``d_2 ≈ h² D''/2`` from the previous ``D`` (as many as
@@ -395,7 +424,9 @@ def _dpmpp(
         raise ValueError(f"unknown solver_type {solver_type!r}; choose one of {list(SOLVER_TYPES)}")
     max_step_ratio = float(max_step_ratio)
     if not max_step_ratio >= 1:
-        raise ValueError(f"max_step_ratio must be a number >= 1 (inf: never lower the order), got {max_step_ratio!r}")
+        raise ValueError(
+            f"max_step_ratio must be a number >= 1 (inf: never lower the order), got {max_step_ratio!r}"
+        )
     _check_state(x_T)
     ts = time_grid(formulation, steps, schedule, rho=rho, dtype=x_T.dtype, device=x_T.device)
     c = _Scaled(score_fn, formulation, ts)
@@ -432,12 +463,15 @@ def _dpmpp(
 def _phi_integrals(hh: float) -> tuple[float, float, float]:
     """``I_j(ĥ) = ∫_0^1 ĥ u^j e^{-ĥ(1-u)} du`` for j = 0, 1, 2 (docs/math.md §12.6), accurate for small ĥ.
 
-    Closed forms ``I_0 = 1 - e^{-ĥ}``, ``I_1 = 1 - I_0/ĥ``, ``I_2 = 1 - 2 I_1/ĥ`` cancel for small ĥ; there the
-    series ``I_j = j! ĥ Σ_n (-ĥ)^n / (n + j + 1)!`` is used instead.
+    Closed forms ``I_0 = 1 - e^{-ĥ}``, ``I_1 = 1 - I_0/ĥ``, ``I_2 = 1 - 2 I_1/ĥ`` cancel for small ĥ; there
+    the series ``I_j = j! ĥ Σ_n (-ĥ)^n / (n + j + 1)!`` is used instead.
     """
     i0 = -math.expm1(-hh)
     if hh > 0.1:
         i1 = 1 - i0 / hh
         return i0, i1, 1 - 2 * i1 / hh
-    series = [hh * sum((-hh) ** n * math.factorial(j) / math.factorial(n + j + 1) for n in range(16)) for j in (1, 2)]
+    series = [
+        hh * sum((-hh) ** n * math.factorial(j) / math.factorial(n + j + 1) for n in range(16))
+        for j in (1, 2)
+    ]
     return i0, series[0], series[1]
