@@ -29,7 +29,7 @@ from benchmarks.harness import report, set_threads, standard_args
 from diffinv.core.exact import ConditionalGaussianEps, linear_gaussian_posterior
 from diffinv.core.formulations import VE, VP
 from diffinv.core.networks import ScoreMLP
-from diffinv.core.samplers import conditional_score, sample_ode, sample_sde
+from diffinv.core.samplers import CountingScore, conditional_score, sample_ode, sample_sde  # noqa: F401 (re-exported)
 from diffinv.data.datamodule import PairedDataModule
 from diffinv.problems.flux.metrics import exact_comparison
 
@@ -55,17 +55,6 @@ QUICK_GRID = [
     ("ode euler", {"steps": 20}),
     ("sde", {"steps": 50}),
 ]
-
-
-class CountingScore:
-    """Wraps a score function and counts its calls (NFE: one call evaluates the whole batch)."""
-
-    def __init__(self, score_fn):
-        self.score_fn, self.calls = score_fn, 0
-
-    def __call__(self, x, t):
-        self.calls += 1
-        return self.score_fn(x, t)
 
 
 def run_sampler(kind: str, opts: dict, score_fn, form, x_T) -> torch.Tensor:

@@ -55,16 +55,27 @@ class GaussianMixture:
         resp = torch.softmax(log_terms, dim=-1)
         return -(resp.unsqueeze(-1) * prec_diff).sum(dim=-2).to(x.dtype)
 
+    def denoiser(self, x_hat: torch.Tensor, sigma) -> torch.Tensor:
+        """Exact ``D(x̂; σ) = E[x0 | x0 + σ z = x̂] = x̂ + σ² ∇ log (p_0 * N(0, σ² I))(x̂)`` (math §12.1)."""
+        sigma = torch.as_tensor(sigma, dtype=torch.float64, device=x_hat.device).expand(x_hat.shape[:-1])
+        log_terms, prec_diff = self._log_terms_ms(x_hat, torch.ones_like(sigma), sigma)
+        resp = torch.softmax(log_terms, dim=-1)
+        score = -(resp.unsqueeze(-1) * prec_diff).sum(dim=-2)
+        return (x_hat.to(torch.float64) + sigma[..., None] ** 2 * score).to(x_hat.dtype)
+
     def _log_terms(self, x, t, formulation):
+        t = torch.as_tensor(t, dtype=torch.float64, device=x.device).expand(x.shape[:-1])
+        return self._log_terms_ms(x, formulation.m(t), formulation.s(t))
+
+    def _log_terms_ms(self, x, m, s):
         """Per-component log-weights ``log w_k N(x; m μ_k, m² Σ_k + s² I)`` and ``C_k⁻¹ (x - m μ_k)``.
 
         With ``Σ_k = U_k diag(λ_k) U_kᵀ`` (computed once), ``C_k = U_k diag(m² λ_k + s²) U_kᵀ``, so no
         matrix is factorised per sample.
         """
         x64 = x.to(torch.float64)
-        t = torch.as_tensor(t, dtype=torch.float64, device=x.device).expand(x.shape[:-1])
-        m = formulation.m(t)[..., None, None]  # (..., 1, 1)
-        s2 = formulation.s(t)[..., None, None] ** 2
+        m = m[..., None, None]  # (..., 1, 1)
+        s2 = s[..., None, None] ** 2
         var = m**2 * self._eigvals + s2  # (..., K, d): eigenvalues of C_k
         diff = x64.unsqueeze(-2) - m * self.means  # (..., K, d)
         rot = torch.einsum("kij,...ki->...kj", self._eigvecs, diff)  # U_kᵀ diff

@@ -53,6 +53,26 @@ class Formulation(ABC):
     def prior_std(self) -> float:
         """Standard deviation of the terminal distribution ``N(0, prior_std² I)``."""
 
+    def sigma(self, t: torch.Tensor) -> torch.Tensor:
+        """Noise-to-signal ratio ``σ(t) = s(t)/m(t)`` (docs/math.md §12.1): ``x/m = x0 + σ z``."""
+        return self.s(t) / self.m(t)
+
+    def t_of_sigma(self, sigma: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`sigma` (docs/math.md §12.2).
+
+        Generic fallback: bisection on ``[0, T]`` in float64 (σ is increasing), so values outside
+        ``[σ(0), σ(T)]`` come back clamped to ``0`` or ``T``. Subclasses override it with a closed form.
+        """
+        target = torch.as_tensor(sigma)
+        goal = target.to(torch.float64)
+        lo = torch.zeros_like(goal)
+        hi = torch.full_like(goal, self.T)
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            below = self.sigma(mid) < goal
+            lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+        return (0.5 * (lo + hi)).to(target.dtype if target.is_floating_point() else torch.float64)
+
     def prior_sample(self, shape, generator=None, device=None, dtype=None) -> torch.Tensor:
         """Draw ``X_T`` from the terminal distribution (docs/math.md §5, "Start")."""
         return self.prior_std * torch.randn(shape, generator=generator, device=device, dtype=dtype)
@@ -95,6 +115,13 @@ class VE(Formulation):
     def g2(self, t):
         return 2.0 * self._log_ratio / self.T * self.s(t) ** 2
 
+    def sigma(self, t):
+        return self.s(t)  # m = 1
+
+    def t_of_sigma(self, sigma):
+        """``t = T ln(σ/σ_min) / ln(σ_max/σ_min)`` (docs/math.md §12.2); any σ > 0, not clamped."""
+        return self.T * torch.log(sigma / self.sigma_min) / self._log_ratio
+
     @property
     def prior_std(self) -> float:
         return self.sigma_max
@@ -121,6 +148,7 @@ class VPFamily(Formulation):
                 f"beta_min must be <= beta_max, got beta_min={beta_min!r}, beta_max={beta_max!r}"
             )
         self.kappa = _positive("kappa", kappa)
+        _check_kappa(self)
 
     def beta(self, t):
         return self.beta_min + (t / self.T) * (self.beta_max - self.beta_min)
@@ -142,9 +170,66 @@ class VPFamily(Formulation):
     def g2(self, t):
         return self.beta(t) * self.s(t) ** (2 * (1 - self.kappa))
 
+    def log_sigma(self, t):
+        """``ln σ = [κB + ln(1 - e^{-κB})] / (2κ)``, from ``σ^{2κ} = e^{κB} - 1`` (docs/math.md §12.2); no
+        overflow for large κB."""
+        kb = self.kappa * self.B(t)
+        return (kb + torch.log(-torch.expm1(-kb))) / (2 * self.kappa)
+
+    def sigma(self, t):
+        return torch.exp(self.log_sigma(t))
+
+    def t_of_sigma(self, sigma):
+        """Closed-form inverse of σ (docs/math.md §12.2): ``B = ln(1 + σ^{2κ})/κ``, then the positive root of
+        ``β_min t + (β_max - β_min) t²/(2T) = B``, written
+        ``t = 2B / (β_min + √(β_min² + 2 (β_max - β_min) B / T))`` (no cancellation; valid for
+        β_max = β_min). Any σ > 0, not clamped."""
+        B = torch.logaddexp(torch.zeros_like(sigma), 2 * self.kappa * torch.log(sigma)) / self.kappa
+        slope = (self.beta_max - self.beta_min) / self.T
+        return 2 * B / (self.beta_min + torch.sqrt(self.beta_min**2 + 2 * slope * B))
+
     @property
     def prior_std(self) -> float:
         return float(self.s(torch.tensor(self.T, dtype=torch.float64)))
+
+
+S_EPS_MIN = 1e-30  # smallest s(t_eps) accepted: float32 keeps -ε/s (<= 1e30 |ε|) finite (docs/math.md §12.9)
+
+
+def _log_s_eps(kappa: float, b_eps: float) -> float:
+    """``ln s(t_eps) = ln(1 - e^{-κ B(t_eps)}) / (2κ)`` in float64, without underflow."""
+    return math.log(-math.expm1(-kappa * b_eps)) / (2 * kappa)
+
+
+def smallest_safe_kappa(beta_min: float, beta_max: float, T: float = 1.0, t_eps: float = T_EPS) -> float:
+    """The smallest κ of the family with ``s(t_eps) >= S_EPS_MIN`` for this β schedule (docs/math.md §12.9),
+    rounded up to 3 significant digits. ``s(t_eps)`` increases with κ (for ``κ B(t_eps) < e``)."""
+    b_eps = beta_min * t_eps + (beta_max - beta_min) * t_eps**2 / (2 * T)
+    floor = math.log(S_EPS_MIN)
+    lo, hi = 1e-6, 1.0
+    while _log_s_eps(hi, b_eps) < floor:
+        lo, hi = hi, 2 * hi
+    for _ in range(200):
+        mid = math.sqrt(lo * hi)
+        if _log_s_eps(mid, b_eps) < floor:
+            lo = mid
+        else:
+            hi = mid
+    digits = 2 - math.floor(math.log10(hi))
+    return math.ceil(hi * 10**digits) / 10**digits
+
+
+def _check_kappa(form: VPFamily) -> None:
+    """Reject a κ whose ``s(t_eps)`` is below :data:`S_EPS_MIN` (float32 samplers would turn it into NaN)."""
+    b_eps = float(form.B(torch.tensor(form.t_eps, dtype=torch.float64)))
+    if _log_s_eps(form.kappa, b_eps) < math.log(S_EPS_MIN):
+        safe = smallest_safe_kappa(form.beta_min, form.beta_max, form.T, form.t_eps)
+        s_eps = math.exp(_log_s_eps(form.kappa, b_eps))
+        raise ValueError(
+            f"kappa={form.kappa!r} is too small for beta_min={form.beta_min!r}, beta_max={form.beta_max!r}, "
+            f"t_eps={form.t_eps!r}: the noise s(t_eps) = {s_eps:.3g} is below {S_EPS_MIN:g}, where float32 "
+            f"sampling overflows the score -eps/s into NaN; the smallest safe kappa here is {safe:g}"
+        )
 
 
 class VP(VPFamily):

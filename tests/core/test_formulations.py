@@ -82,3 +82,34 @@ def test_prior_sample_shape_and_std():
 def test_invalid_parameters_are_named(build, name):
     with pytest.raises(ValueError, match=name):
         build()
+
+
+@pytest.mark.parametrize(
+    "form",
+    [VE(0.01, 50.0), VPFamily(0.1, 20.0, kappa=0.5), VP(0.1, 20.0), VPFamily(0.1, 20.0, kappa=2.0),
+     VPFamily(1e-3, 15.0, kappa=0.11), VPFamily(0.1, 20.0, kappa=50.0), VPFamily(5.0, 5.0)],
+    ids=["VE", "VPk0.5", "VP", "VPk2", "VPk0.11", "VPk50", "VPconstbeta"],
+)  # fmt: skip
+def test_sigma_and_its_inverse(form):
+    """σ = s/m, increasing, and t_of_sigma inverts it in closed form (docs/math.md §12.2)."""
+    t = torch.linspace(form.t_eps, form.T, 200, dtype=torch.float64)
+    sigma = form.sigma(t)
+    torch.testing.assert_close(sigma, form.s(t) / form.m(t), rtol=1e-12, atol=0)
+    assert (sigma.diff() > 0).all()
+    torch.testing.assert_close(form.t_of_sigma(sigma), t, rtol=1e-12, atol=1e-15)
+    # the base class's generic bisection agrees with the closed form
+    generic = super(type(form), form) if isinstance(form, VE) else super(VPFamily, form)
+    torch.testing.assert_close(generic.t_of_sigma(sigma), t, rtol=1e-9, atol=1e-12)
+
+
+def test_vp_sigma_closed_forms():
+    """κ-family: σ^{2κ} = e^{κB} - 1 and m = (1 + σ^{2κ})^{-1/(2κ)} (the invariant solved for m)."""
+    for kappa in (0.5, 1.0, 2.0):
+        form = VPFamily(0.1, 20.0, kappa=kappa)
+        sigma = form.sigma(T_GRID)
+        torch.testing.assert_close(
+            sigma ** (2 * kappa), torch.expm1(kappa * form.B(T_GRID)), rtol=1e-12, atol=0
+        )
+        torch.testing.assert_close(
+            form.m(T_GRID), (1 + sigma ** (2 * kappa)) ** (-0.5 / kappa), rtol=1e-12, atol=0
+        )

@@ -1,0 +1,340 @@
+"""Fast samplers in the σ variables driven by exact scores (docs/math.md §12, §9): Heun, DPM-Solver++ 2M/3M,
+SDE-DPM-Solver++(2M); step schedules; network-call counts; the score is never evaluated outside
+[t_eps, T]; float32 with the smallest accepted κ. No training involved.
+
+Budgets are the smallest step counts (of a coarse grid) at which every formulation passes; the largest
+z-score over the four formulations at that budget is noted beside each (5 fails). The mixture's hardest
+case is VP κ = 0.5, whose σ runs from 5.5e-5 to 151 (docs/math.md §12.4).
+"""
+
+import math
+
+import pytest
+import torch
+from test_samplers_exact import joint_gaussian
+
+from diffinv.core.exact import ConditionalGaussianEps, GaussianMixture
+from diffinv.core.formulations import VE, VP, VPFamily, smallest_safe_kappa
+from diffinv.core.samplers import (
+    SCHEDULES,
+    CountingScore,
+    conditional_score,
+    sample_dpmpp_2m,
+    sample_dpmpp_2m_sde,
+    sample_dpmpp_3m,
+    sample_heun,
+    sample_ode,
+    sample_sde,
+    time_grid,
+)
+
+torch.set_num_threads(1)
+
+N = 20_000
+
+
+def _heun(fn, F, x, steps, schedule, gen):
+    return sample_heun(fn, F, x, steps=steps, schedule=schedule)
+
+
+def _dpmpp_2m(fn, F, x, steps, schedule, gen):
+    return sample_dpmpp_2m(fn, F, x, steps=steps, schedule=schedule)
+
+
+def _dpmpp_3m(fn, F, x, steps, schedule, gen):
+    return sample_dpmpp_3m(fn, F, x, steps=steps, schedule=schedule)
+
+
+def _dpmpp_2m_sde(fn, F, x, steps, schedule, gen):
+    return sample_dpmpp_2m_sde(fn, F, x, steps=steps, schedule=schedule, lam=1.0, generator=gen)
+
+
+SAMPLERS = {"heun": _heun, "dpmpp_2m": _dpmpp_2m, "dpmpp_3m": _dpmpp_3m, "dpmpp_2m_sde": _dpmpp_2m_sde}
+CALLS = {
+    "heun": lambda n: 2 * n - 1,
+    "dpmpp_2m": lambda n: n,
+    "dpmpp_3m": lambda n: n,
+    "dpmpp_2m_sde": lambda n: n,
+}
+# steps per (sampler, schedule); comment: network calls, largest z over VE, VP, κ = 0.5, κ = 2 (measured)
+BUDGETS = {
+    ("heun", "uniform"): 25,  # 49 calls, z 4.5
+    ("heun", "karras"): 35,  # 69 calls, z 3.7 (30 steps: 4.7; 18 steps, EDM's 35 calls: 11.9)
+    ("heun", "logsnr"): 50,  # 99 calls, z 3.4 (40 steps: 4.8)
+    ("dpmpp_2m", "uniform"): 30,  # z 2.6
+    ("dpmpp_2m", "karras"): 40,  # z 3.3
+    ("dpmpp_2m", "logsnr"): 40,  # z 3.0 (30 steps: 4.6)
+    ("dpmpp_3m", "uniform"): 25,  # z 3.2 (20 steps: 4.3)
+    ("dpmpp_3m", "karras"): 30,  # z 2.6 (25 steps: 4.8)
+    ("dpmpp_3m", "logsnr"): 15,  # z 4.1
+    ("dpmpp_2m_sde", "uniform"): 40,  # z 3.7
+    ("dpmpp_2m_sde", "karras"): 60,  # z 2.9 (40 steps: 6.4)
+    ("dpmpp_2m_sde", "logsnr"): 60,  # z 2.5 (40 steps: 4.5)
+}
+
+
+def mixture_z_scores(x, mixture, formulation) -> dict[str, float]:
+    """Largest |error| / standard error of the mean, the covariance entries and the component weights.
+
+    Standard errors are those of an exact sample of the same size: sqrt(var/N) for a mean, the sample
+    std of (x_i - x̄_i)(x_j - x̄_j) over sqrt(N) for a covariance entry, binomial for a weight.
+    """
+    n = x.shape[0]
+    mean, cov = mixture.mean_and_covariance()
+    z_mean = ((x.mean(0) - mean) / torch.sqrt(torch.diagonal(cov) / n)).abs().max()
+    d = x - x.mean(0)
+    se_cov = (d[:, :, None] * d[:, None, :]).std(0) / math.sqrt(n)
+    z_cov = ((torch.cov(x.T) - cov) / se_cov).abs().max()
+    labels = mixture.responsibilities(x, formulation.t_eps, formulation).argmax(-1)
+    freq = torch.bincount(labels, minlength=len(mixture.weights)).double() / n
+    se_w = torch.sqrt(mixture.weights * (1 - mixture.weights) / n)
+    z_w = ((freq - mixture.weights) / se_w).abs().max()
+    return {"mean": z_mean.item(), "cov": z_cov.item(), "weights": z_w.item()}
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+def test_gaussian_mixture_2d(sampler, schedule, formulation, mixture_2d):
+    """Moments and component weights within 5 standard errors, with the expected number of network calls."""
+    steps = BUDGETS[sampler, schedule]
+    gen = torch.Generator().manual_seed(1)
+    x_T = formulation.prior_sample((N, 2), generator=gen, dtype=torch.float64)
+    score = CountingScore(lambda x, t: mixture_2d.score(x, t, formulation))
+    x = SAMPLERS[sampler](score, formulation, x_T, steps, schedule, torch.Generator().manual_seed(5))
+    assert torch.isfinite(x).all()
+    assert score.calls == CALLS[sampler](steps)
+    z = mixture_z_scores(x, mixture_2d, formulation)
+    assert max(z.values()) < 5, z
+
+
+@pytest.mark.parametrize(
+    "sampler, schedule",
+    [("heun", "karras"), ("dpmpp_2m", "logsnr"), ("dpmpp_3m", "logsnr"), ("dpmpp_2m_sde", "uniform")],
+)
+@pytest.mark.parametrize("form", [VE(0.01, 50.0), VP(0.1, 20.0)], ids=["VE", "VP"])
+def test_conditional_gaussian_batched_over_measurements(sampler, schedule, form):
+    """x | y* for three y* at once, batched as (n_y, N, d): exact conditional mean and covariance.
+
+    x_T is drawn from the exact p_T(x | y*) = N(m μ(y*), m² C + s² I), not the prior N(0, σ_max² I): a
+    deterministic sampler maps the prior's missing mean m μ(y*) straight into its output, scaled by
+    √(λ_C/(λ_C + σ_max²)) ≈ 0.02 for VE with σ_max = 50 — 6 standard errors at y* = 4 even for rk45 at
+    rtol 1e-8. The SDE of test_samplers_exact forgets it faster (by λ_C/(λ_C + σ_max²)).
+    """
+    mean, cov = joint_gaussian()  # x in R^2, y in R^1
+    eps = ConditionalGaussianEps(mean, cov, 2, form)
+    y_star = torch.tensor([[0.0], [2.0], [4.0]], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(3)
+    mu, C = eps.posterior(y_star)
+    T = torch.tensor(form.T, dtype=torch.float64)
+    m_T, s_T = form.m(T).item(), form.s(T).item()
+    chol = torch.linalg.cholesky(m_T**2 * C + s_T**2 * torch.eye(2, dtype=torch.float64))
+    x_T = m_T * mu[:, None, :] + torch.randn(3, N, 2, generator=gen, dtype=torch.float64) @ chol.T
+    score = CountingScore(conditional_score(eps, form, y_star[:, None, :]))
+    steps = BUDGETS[sampler, schedule]
+    x = SAMPLERS[sampler](score, form, x_T, steps, schedule, gen)
+    assert score.calls == CALLS[sampler](steps)
+    se = torch.sqrt(torch.diagonal(C) / N)
+    for i in range(3):
+        assert torch.all((x[i].mean(0) - mu[i]).abs() < 5 * se), (i, x[i].mean(0), mu[i])
+        # relative standard error of a variance is sqrt(2/N) = 0.01: allow 5 of them (+ step error)
+        torch.testing.assert_close(torch.cov(x[i].T), C, rtol=0.06, atol=0.01)
+
+
+def test_call_counts_of_every_sampler():
+    """One mechanism, every sampler: CountingScore counts network calls (docs/math.md §12.8)."""
+    form = VP(0.1, 20.0)
+    x = torch.randn(8, 2, dtype=torch.float64)
+    runs = {
+        "sde": (lambda f: sample_sde(f, form, x, steps=7), 7),
+        "sde denoise": (lambda f: sample_sde(f, form, x, steps=7, denoise=True), 8),
+        "ode euler": (lambda f: sample_ode(f, form, x, method="euler", steps=7), 7),
+        "ode heun": (lambda f: sample_ode(f, form, x, method="heun", steps=7), 14),
+        "heun": (lambda f: sample_heun(f, form, x, steps=7), 13),
+        "heun 1 step": (lambda f: sample_heun(f, form, x, steps=1), 1),
+        "heun denoise": (lambda f: sample_heun(f, form, x, steps=7, denoise=True), 14),
+        "2m": (lambda f: sample_dpmpp_2m(f, form, x, steps=7), 7),
+        "3m": (lambda f: sample_dpmpp_3m(f, form, x, steps=7), 7),
+        "2m sde": (lambda f: sample_dpmpp_2m_sde(f, form, x, steps=7), 7),
+    }
+    for name, (run, expected) in runs.items():
+        score = CountingScore(lambda x, t: -x)
+        run(score)
+        assert score.calls == expected, name
+
+
+def _all_sampler_runs(form, x_T):
+    """Every sampler (old and new), every schedule, with the Tweedie step on."""
+    gen = torch.Generator().manual_seed(0)
+    runs = {"ode rk45": lambda f: sample_ode(f, form, x_T, denoise=True)}
+    for schedule in SCHEDULES:
+        runs |= {
+            f"sde {schedule}": lambda f, s=schedule: sample_sde(
+                f, form, x_T, 6, generator=gen, denoise=True, schedule=s
+            ),
+            f"ode euler {schedule}": lambda f, s=schedule: sample_ode(f, form, x_T, "euler", 6, schedule=s),
+            f"ode heun {schedule}": lambda f, s=schedule: sample_ode(
+                f, form, x_T, "heun", 6, denoise=True, schedule=s
+            ),
+            f"heun {schedule}": lambda f, s=schedule: sample_heun(
+                f, form, x_T, steps=6, schedule=s, denoise=True
+            ),
+            f"2m {schedule}": lambda f, s=schedule: sample_dpmpp_2m(f, form, x_T, steps=6, schedule=s),
+            f"3m {schedule}": lambda f, s=schedule: sample_dpmpp_3m(
+                f, form, x_T, steps=6, schedule=s, denoise=True
+            ),
+            f"2m sde {schedule}": lambda f, s=schedule: sample_dpmpp_2m_sde(
+                f, form, x_T, steps=6, schedule=s, generator=gen, denoise=True
+            ),
+        }  # fmt: skip
+    return runs
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_score_is_never_evaluated_outside_the_span(formulation, dtype):
+    """Every time any sampler hands to the score lies in [t_eps, T] (in the working precision).
+
+    The data are N(0, 0.99 I): at T the VP velocity is then nearly zero, which sent dopri5's initial-step
+    probe to t = -2.3e3 (s(t) = NaN there) before sample_ode clamped it (docs/math.md §12.8).
+    """
+    gm = GaussianMixture([1.0], [[0.0, 0.0]], [[[0.99, 0.0], [0.0, 0.99]]])
+    x_T = formulation.prior_sample((200, 2), generator=torch.Generator().manual_seed(0), dtype=dtype)
+    lo, hi = (torch.tensor(v, dtype=dtype).item() for v in (formulation.t_eps, formulation.T))
+    for name, run in _all_sampler_runs(formulation, x_T).items():
+        score = CountingScore(lambda x, t: gm.score(x, t, formulation), record_times=True)
+        x = run(score)
+        times = torch.cat(score.times)
+        assert torch.isfinite(x).all(), name
+        assert lo <= times.min().item() and times.max().item() <= hi, (name, times.min(), times.max())
+
+
+@pytest.mark.parametrize("kappa", ["smallest", 0.5, 2.0, 8.0])
+def test_float32_sampling_without_nan_for_every_accepted_kappa(kappa):
+    """The config's schedule (beta 1e-3..15) with the smallest κ it accepts (s(t_eps) ~ 1e-30) and others:
+    an ε-network in float32 through conditional_score (score = -ε/s), every sampler, no NaN (math §12.9)."""
+    kappa = smallest_safe_kappa(1e-3, 15.0) if kappa == "smallest" else kappa
+    form = VPFamily(1e-3, 15.0, kappa=kappa)
+    gm = GaussianMixture(
+        [0.6, 0.4], [[-1.0, 0.5], [1.5, -0.5]], [[[0.2, 0.0], [0.0, 0.1]], [[0.1, 0.0], [0.0, 0.3]]]
+    )
+
+    def eps_model(x, t, y, mask):  # the exact ε = -s ŝ, computed in float64, handed back in float32
+        t64 = t.double()
+        return (-form.s(t64)[..., None] * gm.score(x.double(), t64, form).double()).to(x.dtype)
+
+    x_T = form.prior_sample((500, 2), generator=torch.Generator().manual_seed(0), dtype=torch.float32)
+    score = conditional_score(eps_model, form, torch.zeros(1, 0))
+    for name, run in _all_sampler_runs(form, x_T).items():
+        x = run(score)
+        assert x.dtype == torch.float32 and torch.isfinite(x).all(), (kappa, name)
+
+
+def test_too_small_kappa_is_rejected_naming_the_safe_value():
+    safe = smallest_safe_kappa(1e-3, 15.0)
+    assert 0.09 < safe < 0.11
+    with pytest.raises(ValueError, match=rf"kappa=0.05 .* smallest safe kappa here is {safe:g}"):
+        VPFamily(1e-3, 15.0, kappa=0.05)
+    s_eps = VPFamily(1e-3, 15.0, kappa=safe).s(torch.tensor(1e-3, dtype=torch.float32))
+    assert s_eps.item() >= 1e-30 and s_eps.dtype == torch.float32
+
+
+def _gaussian_1d_error(sampler, steps, **kw):
+    """|x_N - exact| of the PF ODE for N(0.7, 0.09) data, VE σ from 50 to 0.01 (geometric grid)."""
+    mu, v = 0.7, 0.09
+    form = VE(0.01, 50.0)
+    x_T = torch.linspace(-100, 100, 11, dtype=torch.float64)[:, None]
+    score = lambda x, t: (mu - x) / (v + form.s(t)[..., None] ** 2)  # noqa: E731
+    x = sampler(score, form, x_T, steps=steps, schedule="logsnr", **kw)
+    sig_T, sig_0 = form.sigma(torch.tensor([1.0, 1e-3], dtype=torch.float64)).tolist()
+    exact = mu + (x_T - mu) * math.sqrt((v + sig_0**2) / (v + sig_T**2))
+    return (x - exact).abs().max().item()
+
+
+@pytest.mark.parametrize(
+    "sampler, kw, order",
+    [(sample_heun, {}, 2), (sample_dpmpp_2m, {}, 2), (sample_dpmpp_2m, {"solver_type": "heun"}, 2),
+     (sample_dpmpp_3m, {}, 3)],
+    ids=["heun", "2m-midpoint", "2m-heun", "3m"],
+)  # fmt: skip
+def test_order_of_convergence(sampler, kw, order):
+    """Halving the step size divides the global error by about 2^order (docs/math.md §12.5–12.6).
+
+    3M measures ≈ 15 (the reference implementations' half weight on the quadratic term measures ≈ 4)."""
+    errors = [_gaussian_1d_error(sampler, n, **kw) for n in (20, 40, 80)]
+    ratios = [errors[0] / errors[1], errors[1] / errors[2]]
+    assert all(r > 0.75 * 2**order for r in ratios), (errors, ratios)
+
+
+def test_sde_solver_at_lambda_zero_is_the_ode_solver():
+    """SDE-DPM-Solver++(2M) with λ = 0 is DPM-Solver++(2M), draw for draw (docs/math.md §12.7)."""
+    form = VPFamily(0.1, 20.0, kappa=2.0)
+    gm = GaussianMixture([0.5, 0.5], [[-1.0, 0.0], [1.0, 0.5]], [[[0.2, 0.0], [0.0, 0.2]]] * 2)
+    x_T = form.prior_sample((100, 2), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    score = lambda x, t: gm.score(x, t, form)  # noqa: E731
+    for solver_type in ("midpoint", "heun"):
+        a = sample_dpmpp_2m_sde(score, form, x_T, steps=12, lam=0.0, solver_type=solver_type)
+        b = sample_dpmpp_2m(score, form, x_T, steps=12, solver_type=solver_type)
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_schedules(formulation):
+    """End points exact, strictly decreasing; karras is Karras's σ formula, logsnr is uniform in ln σ."""
+    for schedule in SCHEDULES:
+        for dtype in (torch.float32, torch.float64):
+            t = time_grid(formulation, 25, schedule, dtype=dtype)
+            assert t.dtype == dtype and t.shape == (26,)
+            assert t[0].item() == torch.tensor(formulation.T, dtype=dtype).item()
+            assert t[-1].item() == torch.tensor(formulation.t_eps, dtype=dtype).item()
+            assert (t.diff() < 0).all(), schedule
+    ends = formulation.sigma(torch.tensor([formulation.T, formulation.t_eps], dtype=torch.float64))
+    ramp = torch.linspace(0, 1, 26, dtype=torch.float64)
+    rho_min, rho_max = ends[1] ** (1 / 7), ends[0] ** (1 / 7)
+    karras = (rho_max + ramp * (rho_min - rho_max)) ** 7
+    torch.testing.assert_close(
+        formulation.sigma(time_grid(formulation, 25, "karras")), karras, rtol=1e-10, atol=0
+    )
+    log_sig = torch.log(formulation.sigma(time_grid(formulation, 25, "logsnr")))
+    torch.testing.assert_close(
+        log_sig.diff(), torch.full((25,), (log_sig[-1] - log_sig[0]).item() / 25, dtype=torch.float64)
+    )
+    uniform = time_grid(formulation, 25, "uniform")
+    torch.testing.assert_close(
+        uniform.diff(), torch.full((25,), -(formulation.T - formulation.t_eps) / 25, dtype=torch.float64)
+    )
+
+
+def test_default_sde_is_bit_for_bit_the_paper_grid_sampler():
+    """sample_sde with its defaults computes exactly what it did before schedules existed."""
+    form = VP(0.1, 20.0)
+    x_T = form.prior_sample((64, 2), generator=torch.Generator().manual_seed(0), dtype=torch.float32)
+    score = lambda x, t: -x / (1 + t[..., None])  # noqa: E731
+    new = sample_sde(score, form, x_T, 20, generator=torch.Generator().manual_seed(1))
+    # the pre-schedule implementation, verbatim
+    gen, x = torch.Generator().manual_seed(1), x_T
+    span = torch.tensor([form.T, form.t_eps], dtype=x_T.dtype)
+    ts = span[0] + (span[1] - span[0]) * torch.linspace(0, 1, 21, dtype=x_T.dtype)
+    ts[0], ts[-1] = span[0], span[1]
+    for k in range(20):
+        t, h = ts[k], ts[k] - ts[k + 1]
+        g2 = form.g2(t)
+        x = x - h * (form.f(t) * x - 0.5 * 2 * g2 * score(x, t.expand(x.shape[:-1])))
+        x = x + torch.sqrt(1.0 * h * g2) * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+    assert torch.equal(new, x)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda f, F, x: sample_heun(f, F, x, steps=0), "steps"),
+        (lambda f, F, x: sample_heun(f, F, x, steps=5, schedule="cosine"), "unknown schedule 'cosine'"),
+        (lambda f, F, x: sample_heun(f, F, x, steps=5, schedule="karras", rho=0.0), "rho"),
+        (lambda f, F, x: sample_dpmpp_2m(f, F, x, steps=5, solver_type="rk"), "solver_type"),
+        (lambda f, F, x: sample_dpmpp_3m(f, F, x, steps=5, max_step_ratio=0.5), "max_step_ratio"),
+        (lambda f, F, x: sample_dpmpp_2m_sde(f, F, x, steps=5, lam=-1.0), "lam"),
+        (lambda f, F, x: sample_dpmpp_2m_sde(f, F, torch.zeros(3, dtype=torch.long), steps=5), "x_T"),
+        (lambda f, F, x: sample_ode(f, F, x, schedule="karras"), "rk45 chooses its own steps"),
+        (lambda f, F, x: sample_sde(f, F, x, 5, schedule="geometric"), "unknown schedule"),
+    ],
+)
+def test_bad_input_is_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(lambda x, t: -x, VP(0.1, 20.0), torch.zeros(4, 2))
