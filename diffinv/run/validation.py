@@ -14,6 +14,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from diffinv.core.losses import dsm_loss
 from diffinv.run.errors import ConfigError
 
 POSITIVE_INTEGERS = (
@@ -46,6 +47,8 @@ def validate(cfg: DictConfig) -> None:
     _check_schedule(cfg)
     formulation = _build("formulation", cfg.formulation)
     _build("model", cfg.model)
+    if "loss" in cfg:
+        _check_loss(cfg.loss, formulation)
     if not cfg.sampler:
         raise ConfigError("sampler: no sampler selected (e.g. sampler=ode or sampler=[ode,sde])")
     selected = [name for name, node in cfg.sampler.items() if "_target_" in node]
@@ -71,6 +74,15 @@ def _check_clean_measurements(cfg: DictConfig, evaluator) -> None:
             "Leave data.noise=0 (its default), or use a boundary-flux problem (problem=advdiff) for noisy "
             "measurements"
         )
+
+
+def _check_loss(node: DictConfig, formulation) -> None:
+    """Dry-run the DSM loss on one pair with a zero network: its own checks of ``loss.*`` run."""
+    x = torch.zeros(1, 1)
+    try:
+        dsm_loss(lambda x_t, t, y, mask: torch.zeros_like(x_t), formulation, x, x, **node)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(_message("loss", node, exc)) from exc
 
 
 def _check_schedule(cfg: DictConfig) -> None:

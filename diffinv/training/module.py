@@ -9,7 +9,7 @@ import time
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from diffinv.core.formulations import Formulation
 from diffinv.core.losses import dsm_loss
@@ -28,10 +28,12 @@ class ScoreModule(pl.LightningModule):
         formulation: Formulation,
         optimizer,
         samplers: dict | None = None,
+        loss: dict | None = None,
     ):
         super().__init__()
         self.network, self.formulation, self.optimizer_factory = network, formulation, optimizer
         self.samplers = dict(samplers or {})
+        self.loss_options = dict(loss or {})  # dsm_loss keywords: t_sampling, weighting (docs/math.md §6)
         self.run_state: dict = {}  # resolved config and normalisation, stored in every checkpoint
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -59,12 +61,14 @@ class ScoreModule(pl.LightningModule):
         x, y, mask = batch
         n, world_size = x.shape[0], self.trainer.world_size
         if world_size == 1:
-            loss = dsm_loss(self.network, self.formulation, x, y, mask)
+            loss = dsm_loss(self.network, self.formulation, x, y, mask, **self.loss_options)
             self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
             return loss
         share = torch.full((), float(n), dtype=x.dtype, device=x.device)
         global_size = self.trainer.strategy.reduce(share, reduce_op="sum")
-        share_sum = dsm_loss(self.network, self.formulation, x, y, mask, reduction="sum")
+        share_sum = dsm_loss(
+            self.network, self.formulation, x, y, mask, reduction="sum", **self.loss_options
+        )
         self.log(
             "train/loss",
             share_sum.detach() / max(n, 1),
@@ -93,10 +97,12 @@ class ScoreModule(pl.LightningModule):
 
 def build_module(cfg: DictConfig) -> ScoreModule:
     """The untrained module a run's config describes: ``model``, ``formulation``, ``optimizer`` and every
-    selected ``sampler`` instantiated (docs/design.md §5)."""
+    selected ``sampler`` instantiated, ``loss`` the keywords of :func:`~diffinv.core.losses.dsm_loss`
+    (docs/design.md §5; a checkpoint from before ``loss`` existed trains with the defaults)."""
     return ScoreModule(
         network=instantiate(cfg.model),
         formulation=instantiate(cfg.formulation),
         optimizer=instantiate(cfg.optimizer),
         samplers={name: instantiate(node) for name, node in cfg.sampler.items()},
+        loss=OmegaConf.to_container(cfg.loss) if "loss" in cfg else None,
     )

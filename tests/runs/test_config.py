@@ -114,6 +114,8 @@ def test_table2_experiment_has_paper_settings():
         (["problem.evaluator.band_halfwidth=0"], "problem.evaluator.band_halfwidth"),
         (["problem.evaluator.sinkhorn_tol=-1"], "problem.evaluator.sinkhorn_tol"),
         (["optimizer.lr=0"], "optimizer.lr"),
+        (["loss.t_sampling=beta"], "loss.t_sampling"),
+        (["loss.p_std=0"], "loss.p_std"),
         (["model.width=0"], "model.width"),
         (["problem.network_depth=0"], "model.depth"),
     ],
@@ -151,3 +153,29 @@ def test_help_lists_the_training_groups_only():
     result = run_module("diffinv.train", "--help")
     groups = result.stdout.split("== Config ==")[0]
     assert "problem: " in groups and "data_gen" not in groups
+
+
+def test_the_edm_recipe_composes_and_its_loss_options_reach_the_module():
+    """model=edm (docs/math.md §13) with EDM's training law of sigma and loss weight: the module trains with
+    exactly the configured dsm_loss keywords."""
+    import torch
+
+    from diffinv.core.losses import dsm_loss
+    from diffinv.training.module import build_module
+
+    cfg = compose_train(
+        "problem=tanh", "model=edm", "loss.t_sampling=lognormal", "loss.weighting=edm", "loss.sigma_data=0.5"
+    )
+    validate(cfg)
+    module = build_module(cfg)
+    assert module.loss_options == {
+        "t_sampling": "lognormal",
+        "p_mean": -1.2,
+        "p_std": 1.2,
+        "weighting": "edm",
+        "sigma_data": 0.5,
+    }
+    x, y = torch.randn(8, 1), torch.randn(8, 1)
+    gen = torch.Generator().manual_seed(0)
+    loss = dsm_loss(module.network, module.formulation, x, y, None, gen, **module.loss_options)
+    assert torch.isfinite(loss) and loss > 0
