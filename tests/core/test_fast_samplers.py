@@ -11,7 +11,6 @@ import math
 
 import pytest
 import torch
-from test_samplers_exact import joint_gaussian
 
 from diffinv.core.exact import ConditionalGaussianEps, GaussianMixture
 from diffinv.core.formulations import VE, VP, VPFamily, smallest_safe_kappa
@@ -27,6 +26,7 @@ from diffinv.core.samplers import (
     sample_sde,
     time_grid,
 )
+from tests.helpers.closed_forms import joint_gaussian
 
 torch.set_num_threads(1)
 

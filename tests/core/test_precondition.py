@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from test_samplers_exact import joint_gaussian
 
 from diffinv.core.exact import ConditionalGaussianEps
 from diffinv.core.formulations import VE, VP
@@ -10,6 +9,7 @@ from diffinv.core.losses import dsm_loss, lognormal_times
 from diffinv.core.networks import ScoreMLP
 from diffinv.core.precondition import EDMPrecond
 from diffinv.core.samplers import conditional_score, sample_dpmpp_3m
+from tests.helpers.closed_forms import joint_gaussian
 
 torch.set_num_threads(1)
 

@@ -3,11 +3,11 @@ with a zero score on x_T of shape (1, 1)) and build what they name (docs/math.md
 
 import pytest
 from hydra.utils import instantiate
-from test_config import compose_train
 
 from diffinv.core import samplers
 from diffinv.core.precondition import EDMPrecond
 from diffinv.run.validation import validate
+from tests.helpers.runs import compose_train
 
 FAST = ["heun", "dpmpp_2m", "dpmpp_3m", "dpmpp_2m_sde"]
 
@@ -23,7 +23,7 @@ FAST = ["heun", "dpmpp_2m", "dpmpp_3m", "dpmpp_2m_sde"]
     ids=lambda o: " ".join(o),
 )  # fmt: skip
 def test_fast_choices_compose_and_validate(overrides):
-    cfg = compose_train(overrides)
+    cfg = compose_train(*overrides)
     validate(cfg)
     for node in cfg.sampler.values():
         assert instantiate(node).func is getattr(samplers, node._target_.rsplit(".", 1)[1])
@@ -34,8 +34,8 @@ def test_fast_choices_compose_and_validate(overrides):
 
 
 def test_ode_and_sde_still_select_the_paper_samplers():
-    assert compose_train(["sampler=ode"]).sampler.ode._target_ == "diffinv.core.samplers.sample_ode"
-    assert compose_train(["sampler=sde"]).sampler.sde._target_ == "diffinv.core.samplers.sample_sde"
+    assert compose_train("sampler=ode").sampler.ode._target_ == "diffinv.core.samplers.sample_ode"
+    assert compose_train("sampler=sde").sampler.sde._target_ == "diffinv.core.samplers.sample_sde"
 
 
 @pytest.mark.parametrize(
@@ -51,4 +51,4 @@ def test_bad_values_name_their_key(overrides, key):
     from diffinv.run.errors import ConfigError
 
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        validate(compose_train(overrides))
+        validate(compose_train(*overrides))
