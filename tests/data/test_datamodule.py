@@ -102,7 +102,7 @@ def test_uneven_shares_reassemble_every_batch_and_are_empty_only_below_one_pair_
 ):
     """Batches of 16 with a last one of 2, 1, 1 pairs: shares differ by at most one pair, a share is empty
     only where the batch has fewer pairs than processes, and every process takes the same number of steps
-    (docs/usage.md §11; the loss weighting is in tests/test_data_parallel.py)."""
+    (docs/usage.md §11; the loss weighting is in tests/training/test_data_parallel.py)."""
     dm = loaded(make_file(tmp_path / "d.h5", n_train=n_train, masked=True))
     one = dm.train_dataloader()
     loaders = [
