@@ -9,8 +9,8 @@ training problem refers to it by name, with the values it changes::
         generator: advdiff
         overrides: {problem: {mesh: 170x40, n_train: 4000}}
 
-``diffinv`` never imports ``data_gen``; ``diffinv.data.source.ensure_dataset`` instantiates this node, names the
-file by a hash of :attr:`Recipe.spec` (so a changed recipe never reuses a stale file) and calls
+``diffinv`` never imports ``data_gen``; ``diffinv.data.source.ensure_dataset`` instantiates this node, names
+the file by a hash of :attr:`Recipe.spec` (so a changed recipe never reuses a stale file) and calls
 :meth:`Recipe.write` when the file is missing. ``write`` runs the generator exactly as ``python -m data_gen
 problem=<generator> <overrides>`` would, in this process.
 """
