@@ -66,9 +66,7 @@ class ScoreModule(pl.LightningModule):
             return loss
         share = torch.full((), float(n), dtype=x.dtype, device=x.device)
         global_size = self.trainer.strategy.reduce(share, reduce_op="sum")
-        share_sum = dsm_loss(
-            self.network, self.formulation, x, y, mask, reduction="sum", **self.loss_options
-        )
+        share_sum = dsm_loss(self.network, self.formulation, x, y, mask, reduction="sum", **self.loss_options)
         self.log(
             "train/loss",
             share_sum.detach() / max(n, 1),
