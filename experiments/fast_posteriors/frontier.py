@@ -1,0 +1,69 @@
+"""The accuracy–cost picture of experiments/fast_posteriors: std ratio and W1/std against the exact
+posterior versus network calls per sample, for every fixed-budget sampler, plain vs preconditioned network,
+at each noise level. Reads ``runs/*/metrics.json`` and ``config.yaml``; writes ``frontier.png``.
+
+    python experiments/fast_posteriors/frontier.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import yaml  # noqa: E402
+
+from diffinv.run.files import save_figure  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+MARKERS = {"sde": "s", "heun": "^", "dpmpp_3m": "o", "dpmpp_2m_sde": "D"}
+
+
+def calls(name: str, node: dict) -> int | None:
+    """Network calls per sample of a fixed-budget sampler (Heun: 2N - 1); None for the adaptive rk45."""
+    if name == "ode":
+        return None
+    return 2 * node["steps"] - 1 if name == "heun" else node["steps"]
+
+
+def main() -> None:
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), sharex=True)
+    noises = [0.01, 0.05, 0.2]
+    for run in sorted(p for p in (HERE / "runs").iterdir() if (p / "config.yaml").is_file()):
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        metrics = json.loads((run / "metrics.json").read_text())
+        if config["problem"]["evaluator"]["n_test"] != 100:  # the 10^6-sample re-run of the same network
+            continue
+        column = noises.index(config["data"]["noise"])
+        edm = "EDMPrecond" in config["model"]["_target_"]
+        for name, node in config["sampler"].items():
+            n = calls(name, node)
+            if n is None or f"{name}/exact/std_ratio" not in metrics:
+                continue
+            style = {"color": "C1" if edm else "C0", "marker": MARKERS[name], "ls": "none", "ms": 7}
+            axes[0, column].plot(n, metrics[f"{name}/exact/std_ratio"], **style)
+            axes[1, column].plot(n, metrics[f"{name}/exact/w1_over_std"], **style)
+        axes[1, column].axhline(metrics["exact/w1_over_std_floor"], color="k", lw=0.8, ls=":")
+    for column, noise in enumerate(noises):
+        axes[0, column].set_title(f"noise σ_n = {noise:g} × mean reading")
+        axes[0, column].axhspan(0.97, 1.03, color="g", alpha=0.15)
+        axes[1, column].set_xlabel("network calls per sample")
+        axes[1, column].set_xscale("log")
+        axes[1, column].set_xticks([20, 60, 69, 500], ["20", "60", "", "500"])
+        axes[1, column].minorticks_off()
+    axes[0, 0].set_ylabel("std ratio (band: 0.97–1.03)")
+    axes[1, 0].set_ylabel("W1 / std (dotted: exact-sample floor)")
+    handles = [plt.Line2D([], [], color=c, marker="o", ls="none", label=label) for c, label in
+               (("C0", "plain ε-MLP"), ("C1", "EDM-preconditioned"))]  # fmt: skip
+    handles += [plt.Line2D([], [], color="gray", marker=m, ls="none", label=s) for s, m in MARKERS.items()]
+    axes[0, 2].legend(handles=handles, fontsize=7, loc="upper right")
+    fig.suptitle("Exact check, 1,000 epochs, 100 measurements × 300 samples: accuracy against network calls")
+    fig.tight_layout()
+    print(save_figure(fig, HERE / "frontier.png"))
+
+
+if __name__ == "__main__":
+    main()
