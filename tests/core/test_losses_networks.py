@@ -8,7 +8,7 @@ from diffinv.core.formulations import VE, VP
 from diffinv.core.losses import dsm_loss
 from diffinv.core.networks import ScoreMLP
 from diffinv.core.samplers import conditional_score, sample_ode
-from tests.helpers.closed_forms import joint_gaussian
+from tests.helpers.closed_forms import joint_gaussian, joint_gaussian_pairs
 
 
 @pytest.mark.parametrize("form", [VE(0.01, 50.0), VP(0.1, 20.0)], ids=["VE", "VP"])
@@ -16,9 +16,7 @@ def test_dsm_loss_is_minimal_at_the_exact_score(form):
     """Perturbing the exact conditional ε (hence score) raises the loss; same (t, z) draws for all."""
     mean, cov = joint_gaussian()
     exact = ConditionalGaussianEps(mean, cov, 2, form)
-    gen = torch.Generator().manual_seed(0)
-    joint = mean + torch.randn(50_000, 3, generator=gen, dtype=torch.float64) @ torch.linalg.cholesky(cov).T
-    x0, y = joint[:, :2], joint[:, 2:]
+    x0, y = joint_gaussian_pairs()
 
     def loss(model):
         return dsm_loss(model, form, x0, y, generator=torch.Generator().manual_seed(1)).item()

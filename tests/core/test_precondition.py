@@ -9,7 +9,7 @@ from diffinv.core.losses import dsm_loss, lognormal_times
 from diffinv.core.networks import ScoreMLP
 from diffinv.core.precondition import EDMPrecond
 from diffinv.core.samplers import conditional_score, sample_dpmpp_3m
-from tests.helpers.closed_forms import joint_gaussian
+from tests.helpers.closed_forms import joint_gaussian, joint_gaussian_pairs
 
 torch.set_num_threads(1)
 
@@ -162,9 +162,7 @@ def test_weighted_losses_are_minimal_at_the_exact_score(options):
     form = VE(0.01, 50.0)
     mean, cov = joint_gaussian()
     exact = ConditionalGaussianEps(mean, cov, 2, form)
-    gen = torch.Generator().manual_seed(0)
-    joint = mean + torch.randn(50_000, 3, generator=gen, dtype=torch.float64) @ torch.linalg.cholesky(cov).T
-    x0, y = joint[:, :2], joint[:, 2:]
+    x0, y = joint_gaussian_pairs()
 
     def loss(model):
         return dsm_loss(model, form, x0, y, generator=torch.Generator().manual_seed(1), **options).item()

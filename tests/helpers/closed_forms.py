@@ -9,3 +9,11 @@ def joint_gaussian():
     return torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64), a @ a.T + 0.05 * torch.eye(
         3, dtype=torch.float64
     )
+
+
+def joint_gaussian_pairs(n: int = 50_000, seed: int = 0):
+    """``n`` pairs (x0 (n, 2), y (n, 1)) drawn from :func:`joint_gaussian` with a seeded generator."""
+    mean, cov = joint_gaussian()
+    gen = torch.Generator().manual_seed(seed)
+    joint = mean + torch.randn(n, 3, generator=gen, dtype=torch.float64) @ torch.linalg.cholesky(cov).T
+    return joint[:, :2], joint[:, 2:]
