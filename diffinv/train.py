@@ -1,5 +1,6 @@
-"""``python -m diffinv.train [overrides]``: data (generated on first use), training, test-stage sampling,
-metrics and figures, all in one run directory (docs/design.md §3–4).
+"""``python -m diffinv.train [overrides]``: data (generated on first use), training, then the problem's
+evaluator (posterior samples, metrics, figures, ``samples.h5``), all in one run directory
+(docs/design.md §3–4).
 
 Run directory: ``config.yaml`` (resolved), ``checkpoints/final.ckpt`` (and ``last.ckpt``, periodic),
 ``metrics.json``, ``figures/*.png``, and the loggers' folders (``csv/`` by default). ``resume=DIR``

@@ -48,7 +48,6 @@ def sample_in_batches(
     mask: np.ndarray | None,
     plan: SamplingPlan,
     chunk_dir: Path,
-    desc: str | None = None,
 ) -> tuple[np.ndarray, float]:
     """Samples (n_cases, n_samples, d) in normalised units and the seconds spent sampling them now.
 
@@ -62,7 +61,7 @@ def sample_in_batches(
     chunks, seconds = [], 0.0
     starts = range(0, len(y_norm), per_batch)
     with torch.inference_mode():
-        for i, start in enumerate(tqdm(starts, desc=f"sampling ({desc or chunk_dir.name})", unit="batch")):
+        for i, start in enumerate(tqdm(starts, desc=f"sampling ({chunk_dir.name})", unit="batch")):
             rows = slice(start, start + per_batch)
             path = chunk_dir / f"batch_{i:05d}.npy"
             expected = (len(y_norm[rows]), plan.n_samples, module.network.x_dim)
