@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from diffinv.core.exact import linear_gaussian_posterior
-from diffinv.problems.flux.metrics import coverage_curve, exact_comparison, segment_metrics
+from diffinv.problems.flux.metrics import coverage_curve, exact_comparison, exact_posteriors, segment_metrics
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +111,26 @@ def test_exact_comparison_handles_noise_free_ill_conditioned_maps(problem):
     out = exact_comparison(p["samples"][:5], p["truth"][:5], p["truth"][:5] @ A.T, A, p["mu"], p["K"], 0.0)
     assert all(np.isfinite(v) for v in out.values())
     assert out["exact/mean_err"] < 0.05  # five independent readings; the prior alone errs by ~0.4
+
+
+def test_exact_comparison_with_masks_uses_the_switched_on_readings(problem):
+    """Many-operator variant (docs/problems.md §3): samples of each case's exact posterior given its
+    switched-on readings score as exact; the all-readings posterior is then too narrow by the right amount."""
+    p = problem
+    rng = np.random.default_rng(2)
+    n_test, n_samples, d = p["samples"].shape
+    mask = (rng.random(p["y"].shape) < 0.5).astype(np.float64)
+    mean, cov = exact_posteriors(p["y"], p["A"], p["mu"], p["K"], p["noise"], mask)
+    masked_samples = np.stack(
+        [mean[i] + rng.standard_normal((n_samples, d)) @ np.linalg.cholesky(cov[i]).T for i in range(n_test)]
+    )
+    out = exact_comparison(masked_samples, p["truth"], p["y"], p["A"], p["mu"], p["K"], p["noise"], mask=mask)
+    assert abs(out["exact/mean_err_ratio"] - 1) < 0.03
+    assert abs(out["exact/std_ratio"] - 1) < 0.02
+    assert out["exact/w1_over_std"] < 2 * out["exact/w1_over_std_floor"]
+    full = exact_comparison(p["samples"], p["truth"], p["y"], p["A"], p["mu"], p["K"], p["noise"], mask=mask)
+    expected = (np.sqrt(np.diag(p["post_cov"])) / np.sqrt(np.diagonal(cov, axis1=1, axis2=2)).mean(0)).mean()
+    assert full["exact/std_ratio"] < 0.95
+    assert abs(full["exact/std_ratio"] - expected) < 0.02
+    no_mask = exact_posteriors(p["y"], p["A"], p["mu"], p["K"], p["noise"])
+    np.testing.assert_allclose(no_mask[1][0], p["post_cov"], atol=1e-12)

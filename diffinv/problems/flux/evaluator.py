@@ -9,9 +9,10 @@ and scored by :mod:`diffinv.problems.flux.metrics`.
 Keys (flat, docs/design.md §7): per sampler ``<sampler>/rel_mae/seg_jj``, ``<sampler>/rel_mae/mean``,
 ``<sampler>/post_std/...``, ``<sampler>/coverage/{1,2}sigma``, ``<sampler>/coverage_curve/p=0.50``, …,
 ``<sampler>/time/sample_s`` and, for the linear–Gaussian variant (file with ``forward_map`` and
-``clip = false``, no masks, noise > 0), ``<sampler>/exact/mean_err_ratio``, ``<sampler>/exact/std_ratio``,
-``<sampler>/exact/w1_over_std``; sampler-free ``prior_std/...``, ``exact/mean_err`` (the exact posterior
-mean's own error), ``exact/w1_over_std_floor``, ``eval/n_test``, ``time/score_s``.
+``clip = false``, noise > 0; with masks too), ``<sampler>/exact/mean_err_ratio``,
+``<sampler>/exact/std_ratio``, ``<sampler>/exact/w1_over_std``; sampler-free ``prior_std/...``,
+``exact/mean_err`` (the exact posterior mean's own error), ``exact/w1_over_std_floor``, ``eval/n_test``,
+``time/score_s``.
 
 Files: ``samples.h5`` (docs/design.md §6: truth, noisy measurement, mask; per sampler the posterior mean and
 std of every evaluated case and all samples of the figure cases), ``figures/flux_cases_<sampler>.png``,
@@ -57,7 +58,7 @@ class FluxEvaluator(Evaluator):
 
     def __call__(self, module, datamodule, out: Path, plan: SamplingPlan) -> dict[str, float]:
         truth, y, mask = datamodule.test_measurements(self.n_test)
-        exact = self._exact_problem(datamodule, mask)
+        exact = self._exact_problem(datamodule)
         cases = np.arange(min(self.n_figure_cases, len(truth)))
         metrics: dict[str, float] = {"eval/n_test": float(len(truth))}
         drawn = sample_every_sampler(module, datamodule.normalise_y(y, mask), mask, plan, out)
@@ -73,7 +74,7 @@ class FluxEvaluator(Evaluator):
                 f"coverage_curve/p={p:.2f}": float(c) for p, c in zip(self.levels, curves[name], strict=True)
             }
             if exact is not None:
-                scores |= exact_comparison(samples, truth, y, *exact, seed=plan.seed)
+                scores |= exact_comparison(samples, truth, y, *exact, seed=plan.seed, mask=mask)
             score_seconds += time.perf_counter() - start
             metrics |= {k if is_sampler_free(k) else f"{name}/{k}": v for k, v in scores.items()}
             plot_flux_cases(
@@ -94,14 +95,15 @@ class FluxEvaluator(Evaluator):
         return plot_flux_cases(None, samples, path, title=title, mask=mask)
 
     @staticmethod
-    def _exact_problem(datamodule, mask):
-        """``(forward_map, prior_mean, prior_cov, noise_std)`` for the linear–Gaussian variant, else None.
+    def _exact_problem(datamodule):
+        """``(forward_map, prior_mean, prior_cov, noise_std)`` for the linear–Gaussian variant (with or
+        without sensor masks: the exact posterior then uses each case's switched-on readings), else None.
 
         Not for noise-free readings: the exact posterior is then a point mass up to round-off (A is square
         and invertible in exact arithmetic), so std ratios are undefined.
         """
         attrs = datamodule.dataset.attrs
         linear_gaussian = "forward_map" in attrs and not attrs.get("clip", True)
-        if mask is not None or not linear_gaussian or datamodule.noise_std == 0:
+        if not linear_gaussian or datamodule.noise_std == 0:
             return None
         return attrs["forward_map"], attrs["prior_mean"], attrs["prior_cov"], datamodule.noise_std
