@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytorch_lightning as pl
@@ -19,8 +20,10 @@ from diffinv.core.samplers import conditional_score
 class ScoreModule(pl.LightningModule):
     """``network`` is an ε-model ``(x, t, y, mask) -> ε̂``; ``samplers`` maps a name to a callable
     ``(score_fn, formulation, x_T) -> x_0`` (partially applied :func:`diffinv.core.samplers.sample_ode` /
-    :func:`~diffinv.core.samplers.sample_sde`); ``optimizer`` is a partial ``torch.optim`` constructor.
-    Build one from a run's config with :func:`build_module`."""
+    :func:`~diffinv.core.samplers.sample_sde`); ``optimizer`` is a partial ``torch.optim`` constructor;
+    ``lr_scheduler``, optional, a partial ``torch.optim.lr_scheduler`` constructor that takes the optimizer
+    and ``total_steps`` and is stepped every optimiser step (docs/math.md §15). Build one from a run's config
+    with :func:`build_module`."""
 
     def __init__(
         self,
@@ -29,9 +32,11 @@ class ScoreModule(pl.LightningModule):
         optimizer,
         samplers: dict | None = None,
         loss: dict | None = None,
+        lr_scheduler=None,
     ):
         super().__init__()
         self.network, self.formulation, self.optimizer_factory = network, formulation, optimizer
+        self.scheduler_factory = lr_scheduler
         self.samplers = dict(samplers or {})
         self.loss_options = dict(loss or {})  # dsm_loss keywords: t_sampling, weighting (docs/math.md §6)
         self.run_state: dict = {}  # resolved config and normalisation, stored in every checkpoint
@@ -79,7 +84,12 @@ class ScoreModule(pl.LightningModule):
         return share_sum * (world_size / global_size)
 
     def configure_optimizers(self):
-        return self.optimizer_factory(self.parameters())
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        total_steps = int(self.trainer.estimated_stepping_batches)
+        scheduler = self.scheduler_factory(optimizer, total_steps=total_steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     @torch.no_grad()
     def sample(self, sampler, y: torch.Tensor, n_samples: int, seed: int, mask: torch.Tensor | None = None):
@@ -93,6 +103,26 @@ class ScoreModule(pl.LightningModule):
         return x, time.perf_counter() - start
 
 
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup: float = 0.05, final: float = 0.01
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning rate of docs/math.md §15: linear warm-up from 0 over the first ``warmup`` fraction of the
+    ``total_steps`` optimiser steps, then a cosine decay to ``final`` × the optimiser's rate at the last step.
+    Any number of steps works (a one-step run takes the full rate)."""
+    if not (0 <= warmup < 1 and 0 <= final <= 1):
+        raise ValueError(f"warmup must lie in [0, 1) and final in [0, 1], got {warmup!r}, {final!r}")
+    n_warm = math.ceil(warmup * total_steps)
+    n_decay = max(total_steps - n_warm - 1, 1)
+
+    def factor(step: int) -> float:
+        if step < n_warm:
+            return (step + 1) / n_warm
+        progress = min((step - n_warm) / n_decay, 1.0)
+        return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def build_module(cfg: DictConfig) -> ScoreModule:
     """The untrained module a run's config describes: ``model``, ``formulation``, ``optimizer`` and every
     selected ``sampler`` instantiated, ``loss`` the keywords of :func:`~diffinv.core.losses.dsm_loss`
@@ -103,4 +133,5 @@ def build_module(cfg: DictConfig) -> ScoreModule:
         optimizer=instantiate(cfg.optimizer),
         samplers={name: instantiate(node) for name, node in cfg.sampler.items()},
         loss=OmegaConf.to_container(cfg.loss) if "loss" in cfg else None,
+        lr_scheduler=instantiate(cfg.lr_scheduler) if cfg.get("lr_scheduler") else None,
     )
