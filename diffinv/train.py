@@ -74,6 +74,9 @@ def train(cfg: DictConfig) -> dict:
         return done
     datamodule = instantiate(cfg.data, path=str(ensure_dataset(cfg)))
     datamodule.setup("fit")
+    if OmegaConf.select(cfg, "loss.sigma_data") == "auto":  # the data's scale (docs/math.md §15.2), stored
+        cfg.loss.sigma_data = datamodule.x_scale()
+        log.info("sigma_data (auto): %.4g, the normalised training data's std", cfg.loss.sigma_data)
     module = build_module(cfg)
     run_config = OmegaConf.to_container(cfg, resolve=True)
     for key in ("root_dir", "data_dir", "log_dir"):  # absolute, so a checkpoint finds its data from anywhere

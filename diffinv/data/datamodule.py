@@ -142,6 +142,11 @@ class PairedDataModule(pl.LightningDataModule):
         self.y_norm = Affine.fit(train.y_clean, self.normalisation)
         self.noise_std = self.noise * float(np.abs(train.y_clean).mean())
 
+    def x_scale(self) -> float:
+        """σ_data of docs/math.md §13.1 measured on this data: the root mean square over components of the
+        normalised training x's standard deviation (``loss.sigma_data: auto``, docs/math.md §15.2)."""
+        return float(np.sqrt((self.x_norm.forward(self.dataset.train.x).var(axis=0)).mean()))
+
     def normalise_y(self, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         return network_measurements(self.y_norm, y, mask)
 

@@ -55,6 +55,10 @@ def test_statistics_come_from_the_training_split_only(tmp_path, kind):
     test_x = dm.x_norm.forward(dm.dataset.test.x)  # the test split sits at +10: far from 0 after the map
     assert test_x.mean() > 2
     np.testing.assert_allclose(dm.x_norm.inverse(dm.x_norm.forward(dm.dataset.test.x)), dm.dataset.test.x)
+    # sigma_data: auto (docs/math.md §15.2): the RMS per-component std of what the network is trained on
+    np.testing.assert_allclose(dm.x_scale(), np.sqrt(x.var(axis=0).mean()), rtol=1e-5)
+    if kind == "standard":
+        assert dm.x_scale() == pytest.approx(1.0, abs=1e-6)
 
 
 def test_one_epoch_visits_every_pair_once_in_shuffled_batches(tmp_path):

@@ -68,7 +68,10 @@ CONFIG_CASES = {
     "unknown sampler": (["sampler=foo"], "Could not find 'sampler/foo'"),
     "negative lambda": (["sampler=sde", "sampler.sde.lam=-1"], "sampler.sde.lam"),
     "zero batch size": (["data.batch_size=0"], "data.batch_size: must be an integer >= 1"),
-    "unknown ODE method": (["sampler.ode.method=rk99"], "sampler.ode.method: unknown ODE method 'rk99'"),
+    "unknown ODE method": (
+        ["sampler=rk45", "sampler.rk45.method=rk99"],
+        "sampler.rk45.method: unknown ODE method 'rk99'",
+    ),
 }
 
 

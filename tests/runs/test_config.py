@@ -15,7 +15,9 @@ GROUP_CHOICES = [
     ["sampler=ode"],
     ["sampler=sde"],
     ["sampler=[ode,sde]"],
-    ["sampler=ode", "sampler.ode.method=heun", "sampler.ode.steps=50"],
+    ["sampler=rk45", "sampler.rk45.method=heun", "sampler.rk45.steps=50"],
+    ["sampler=[rk45,euler_maruyama]"],
+    ["recipe=paper"],
     ["problem=tanh"],
     ["problem=bimodal"],
     ["problem=spiral"],
@@ -51,6 +53,7 @@ def test_every_group_composes_and_validates(overrides):
     cfg = compose_train(*overrides, hydra_config=any(o.startswith("hydra/") for o in overrides))
     validate(cfg)
     assert cfg.sampler and cfg.formulation._target_.startswith("diffinv.core.formulations.")
+    cfg.loss.sigma_data = 0.5  # what the run measures for sigma_data: auto (docs/math.md §15.2)
     network = instantiate(cfg.model)
     assert network.x_dim == cfg.problem.x_dim == 1
 
@@ -65,14 +68,14 @@ def test_the_default_is_the_flux_demo(tmp_path):
     assert cfg.hydra.runtime.choices.problem == "advdiff_demo" and cfg.problem.name == "advdiff"
     assert cfg.problem.data_file is None and cfg.problem.dataset.generator == "advdiff"
     assert cfg.problem.dataset.overrides.problem.mesh == "170x40"
-    assert (cfg.model.x_dim, cfg.model.y_dim, cfg.model.depth) == (30, 30, 4)
-    assert list(cfg.sampler) == ["sde"] and cfg.sampler.sde.steps == 200 and cfg.data.noise == 0.05
+    assert (cfg.model.net.x_dim, cfg.model.net.y_dim, cfg.model.net.depth) == (30, 30, 4)
+    assert list(cfg.sampler) == ["ode", "sde"] and cfg.data.noise == 0.05
     assert (cfg.problem.evaluator.n_test, cfg.evaluation.n_samples, cfg.trainer.max_epochs) == (100, 200, 400)
     assert dataset_path(cfg).parent == tmp_path / "data" and dataset_path(cfg).name.startswith("advdiff-")
     paper = compose_train("problem=advdiff", f"paths.root_dir={tmp_path}")
     assert paper.problem.data_file == f"{tmp_path}/data/advdiff.h5" and paper.data.noise == 0.0
-    assert paper.trainer.max_epochs == 200 and list(paper.sampler) == ["ode"]
-    fast = compose_train("debug=fast")  # a smoke run of the demo: the ODE at loose tolerances, tiny data
+    assert paper.trainer.max_epochs == 200 and list(paper.sampler) == ["ode", "sde"]
+    fast = compose_train("debug=fast")  # a smoke run of the demo: the 20-call ODE, tiny data
     validate(fast)
     assert list(fast.sampler) == ["ode"] and fast.problem.dataset.overrides.problem.n_train == 2000
 
@@ -86,9 +89,11 @@ def test_formulation_brings_its_schedule():
 def test_table2_experiment_has_paper_settings():
     cfg = compose_train("experiment=table2", hydra_config=True)
     assert set(cfg.sampler) == {"ode", "sde"}
-    assert cfg.trainer.max_epochs == 10_000 and cfg.data.batch_size == 1000 and cfg.model.depth == 2
+    assert cfg.trainer.max_epochs == 10_000 and cfg.data.batch_size == 1000 and cfg.model.net.depth == 2
     assert cfg.evaluation.n_samples == 10_000
-    assert cfg.callbacks.ema.decay == 0.999  # measured choice: experiments/table2/paper_settings
+    assert cfg.callbacks.ema.decay == 0.999  # the default recipe's (docs/math.md §15)
+    paper = compose_train("experiment=table2", "recipe=paper")
+    assert list(paper.sampler) == ["rk45", "euler_maruyama"] and paper.model.depth == 2
     assert cfg.schedule.sigma_min == 0.001 and cfg.schedule.sigma_max == 12.0
     assert cfg.hydra.sweeper.params.formulation == "ve,vp"
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
@@ -100,11 +105,12 @@ def test_table2_experiment_has_paper_settings():
         (["formulation=vp_family", "formulation.kappa=-1"], "formulation.kappa"),
         (["schedule.sigma_min=20"], "formulation.sigma_min"),
         (["formulation=ve", "schedule=linear"], "schedule"),
-        (["sampler.ode.method=rk99"], "sampler.ode.method"),
-        (["sampler.ode.method=euler"], "sampler.ode.steps"),
+        (["sampler=rk45", "sampler.rk45.method=rk99"], "sampler.rk45.method"),
+        (["sampler=rk45", "sampler.rk45.method=euler"], "sampler.rk45.steps"),
         (["sampler=sde", "sampler.sde.lam=-1"], "sampler.sde.lam"),
         (["sampler=sde", "sampler.sde.steps=0"], "sampler.sde.steps"),
-        (["sampler=sde", "debug=fast"], "sampler.ode"),  # ODE tolerances set, the ODE not selected
+        (["sampler=euler_maruyama", "sampler.euler_maruyama.steps=0"], "sampler.euler_maruyama.steps"),
+        (["sampler=sde", "+sampler.ode.steps=5"], "sampler.ode"),  # set for a sampler not selected
         (["data.noise=-0.1"], "data.noise"),
         (["problem=bimodal", "data.noise=0.05"], "data.noise"),  # scored against clean-y bands
         (["data.normalisation=zscore"], "data.normalisation"),
@@ -116,8 +122,9 @@ def test_table2_experiment_has_paper_settings():
         (["optimizer.lr=0"], "optimizer.lr"),
         (["loss.t_sampling=beta"], "loss.t_sampling"),
         (["loss.p_std=0"], "loss.p_std"),
-        (["model.width=0"], "model.width"),
-        (["problem.network_depth=0"], "model.depth"),
+        (["model=mlp", "model.width=0"], "model.width"),
+        (["model=mlp", "problem.network_depth=0"], "model.depth"),
+        (["loss.sigma_data=-1"], "loss.sigma_data"),
     ],
 )
 def test_invalid_value_fails_naming_the_key(overrides, key):

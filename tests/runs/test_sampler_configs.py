@@ -27,15 +27,38 @@ def test_fast_choices_compose_and_validate(overrides):
     validate(cfg)
     for node in cfg.sampler.values():
         assert instantiate(node).func is getattr(samplers, node._target_.rsplit(".", 1)[1])
+    cfg.loss.sigma_data = 0.26  # what the run measures for sigma_data: auto (docs/math.md §15.2)
     network = instantiate(cfg.model)
     assert network.x_dim == cfg.problem.x_dim
     if "model=edm" in overrides:
         assert isinstance(network, EDMPrecond) and network.formulation.__class__.__name__ in ("VE", "VP")
 
 
-def test_ode_and_sde_still_select_the_paper_samplers():
-    assert compose_train("sampler=ode").sampler.ode._target_ == "diffinv.core.samplers.sample_ode"
-    assert compose_train("sampler=sde").sampler.sde._target_ == "diffinv.core.samplers.sample_sde"
+def test_ode_and_sde_select_the_measured_best_and_recipe_paper_the_papers():
+    """docs/math.md §15.4: ``ode`` is DPM-Solver++(3M) at 20 calls, ``sde`` SDE-DPM-Solver++(2M) at 40, keys
+    ``ode/``, ``sde/``; each solver also by its own name; ``recipe=paper`` gives the paper's rk45 and
+    Euler–Maruyama samplers with its network, loss, constant learning rate and no EMA (docs/usage.md §14)."""
+    default = compose_train()
+    assert list(default.sampler) == ["ode", "sde"]
+    assert default.sampler.ode._target_ == "diffinv.core.samplers.sample_dpmpp_3m"
+    assert default.sampler.ode.steps == 20 and default.sampler.ode.schedule == "logsnr"
+    assert default.sampler.sde._target_ == "diffinv.core.samplers.sample_dpmpp_2m_sde"
+    assert default.sampler.sde.steps == 40 and default.sampler.sde.lam == 1.0
+    assert compose_train("sampler=dpmpp_3m").sampler.dpmpp_3m == default.sampler.ode
+    assert default.model._target_ == "diffinv.core.precondition.EDMPrecond"
+    loss = default.loss
+    assert (loss.t_sampling, loss.weighting, loss.sigma_data) == ("lognormal", "edm", "auto")
+    assert default.lr_scheduler is not None and "ema" not in default.callbacks  # the short demo: no EMA
+    assert "ema" in compose_train("problem=advdiff").callbacks
+    paper = compose_train("recipe=paper")
+    assert list(paper.sampler) == ["rk45", "euler_maruyama"]
+    assert paper.sampler.rk45._target_ == "diffinv.core.samplers.sample_ode"
+    assert paper.sampler.rk45.method == "rk45"
+    assert paper.sampler.euler_maruyama._target_ == "diffinv.core.samplers.sample_sde"
+    assert paper.model._target_ == "diffinv.core.networks.ScoreMLP"
+    assert (paper.loss.t_sampling, paper.loss.weighting, paper.optimizer.lr) == ("uniform", "none", 1e-3)
+    assert "ema" not in paper.callbacks and paper.get("lr_scheduler") is None
+    assert list(compose_train("recipe=paper", "sampler=ode").sampler) == ["ode"]  # the command line wins
 
 
 @pytest.mark.parametrize(

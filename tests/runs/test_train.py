@@ -6,6 +6,7 @@ import math
 import shutil
 
 import pytest
+from omegaconf import OmegaConf
 
 from diffinv.report import report
 from tests.helpers.runs import NOT_ABOUT_THIS_RUN, run_module
@@ -51,6 +52,9 @@ def test_train_writes_finite_metrics_figures_config_and_checkpoint(trained_run):
     }
     assert (run / "checkpoints" / "final.ckpt").is_file()
     assert "sigma_max: 12.0" in (run / "config.yaml").read_text()
+    config = OmegaConf.load(run / "config.yaml")  # sigma_data: auto, resolved to the measured scale
+    assert isinstance(config.loss.sigma_data, float) and config.model.sigma_data == config.loss.sigma_data
+    assert 0.1 < config.loss.sigma_data < 2 and "sigma_data (auto)" in (run / "train.log").read_text()
     assert "train/loss" in (run / "csv" / "version_0" / "metrics.csv").read_text()
 
 
