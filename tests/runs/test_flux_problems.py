@@ -93,7 +93,10 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
         assert key in metrics, key
     assert all(math.isfinite(v) for v in metrics.values())
     assert metrics["eval/n_test"] == 5 and metrics["train/steps"] == 2
+    noise_std = 0.05 * np.abs(dataset.train.y_clean).mean()  # docs/problems.md §2.4: both units kept
+    assert metrics["data/noise"] == 0.05 and metrics["data/noise_std"] == pytest.approx(noise_std, rel=1e-12)
     with h5py.File(run / "samples.h5") as f:
+        assert f.attrs["noise"] == 0.05 and f.attrs["noise_std"] == pytest.approx(noise_std, rel=1e-12)
         truth, mean = f["truth"][()], f["ode/mean"][()]
         assert f["sde/samples"].shape == (3, 50, 30) and f["sde/std"].shape == (5, 30)
         assert "mask" not in f

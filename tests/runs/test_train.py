@@ -51,6 +51,7 @@ def test_train_writes_finite_metrics_figures_config_and_checkpoint(trained_run):
     }
     assert (run / "checkpoints" / "final.ckpt").is_file()
     assert "sigma_max: 12.0" in (run / "config.yaml").read_text()
+    assert metrics["data/noise"] == 0 and metrics["data/noise_std"] == 0
     assert "train/loss" in (run / "csv" / "version_0" / "metrics.csv").read_text()
 
 
@@ -61,6 +62,18 @@ def test_the_console_shows_progress_and_results_and_nothing_else(trained_run):
     assert "Epoch 1: 100%" in console and f"results: {run}" in console
     assert "generating it with" in console  # the run's own log lines stay
     assert [s for s in NOT_ABOUT_THIS_RUN if s in console] == []
+
+
+def test_the_run_is_named_with_its_parameters_in_its_log_and_wandb(trained_run):
+    """train.log names the run by its label (formulation and sampler settings, noise in both units), and
+    W&B's run name is the same label (conf/logger/wandb.yaml)."""
+    _, run, _ = trained_run
+    label = "tanh · VE σ_max=12 · ODE rk45 rtol=0.001 atol=0.001 + SDE 20 steps"
+    assert f"run: {label} · noise 0 % (σ_n = 0)" in (run / "train.log").read_text()
+    (offline,) = list((run / "wandb").glob("offline-run-*"))
+    (log,) = list(offline.glob("run-*.wandb"))
+    assert label.encode() in log.read_bytes()
+    assert f"name: {label}" in (run / "config.yaml").read_text()
 
 
 def test_wandb_offline_run_directory_has_config_metrics_and_figures(trained_run):
