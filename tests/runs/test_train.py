@@ -108,10 +108,12 @@ def test_report_puts_the_floor_beside_each_cell(trained_run, tmp_path):
     _, run, _ = trained_run
     text = report(run, tmp_path)
     metrics = json.loads((run / "metrics.json").read_text())
+    ode, sde = "ODE rk45 rtol=0.001 atol=0.001", "SDE 20 steps"  # debug=fast's ODE tolerances
     assert (
-        f"| VE | ODE | {metrics['ode/sinkhorn/mean']:.4f} (floor {metrics['sinkhorn_floor/mean']:.4f}" in text
+        f"| VE σ_max=12 | {ode} | {metrics['ode/sinkhorn/mean']:.4f} "
+        f"(floor {metrics['sinkhorn_floor/mean']:.4f}" in text
     )
-    assert "| VE | SDE |" in text and "Against the exact reference" in text
+    assert f"| VE σ_max=12 | {sde} |" in text and "Against the exact reference" in text
     assert (tmp_path / "report.md").is_file() and (tmp_path / "sinkhorn_vs_floor.png").is_file()
 
     # a run scored without the exact-reference Sinkhorn (experiment=table2): no table of blanks
@@ -122,4 +124,4 @@ def test_report_puts_the_floor_beside_each_cell(trained_run, tmp_path):
     (no_exact / "metrics.json").write_text(json.dumps(kept))
     text = report(no_exact, tmp_path / "no_exact_report")
     assert "Against the exact reference" not in text and "not computed" not in text
-    assert f"| VE | ODE | {metrics['ode/w2/mean']:.4f} |" in text
+    assert f"| VE σ_max=12 | {ode} | {metrics['ode/w2/mean']:.4f} |" in text
