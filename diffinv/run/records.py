@@ -9,6 +9,7 @@ else are told apart by their directory names, so a report never has two runs for
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -119,13 +120,16 @@ def _leaves(node: dict, prefix: str = ""):
 
 
 def name_twins(rows: list[dict]) -> list[dict]:
-    """Rows that no label tells apart (runs of the same settings) get their run directory's name."""
+    """Rows that no label tells apart (runs of the same settings) get their run directory, relative to the
+    folder that holds all runs (``run 3``, or ``run <date>/3`` for two sweeps reported together)."""
 
     def cell(row: dict) -> tuple:
         return row["problem"], row["formulation"], row["sampler"], row["settings"], row["noise"]
 
     counts = Counter(cell(r) for r in rows)
-    for r in rows:
-        if counts[cell(r)] > 1:
-            r["settings"] = ", ".join(filter(None, [r["settings"], f"run {r['run'].name}"]))
+    twins = [r for r in rows if counts[cell(r)] > 1]
+    if twins:
+        parent = Path(os.path.commonpath([r["run"] for r in rows]))
+        for r in twins:
+            r["settings"] = ", ".join(filter(None, [r["settings"], f"run {r['run'].relative_to(parent)}"]))
     return rows
