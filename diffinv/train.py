@@ -24,6 +24,7 @@ from diffinv.problems.evaluator import run_evaluator
 from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
+from diffinv.run.labels import noise_label, run_label
 from diffinv.run.resolvers import register_resolvers
 from diffinv.run.resume import completed_metrics, latest_checkpoint, start_run_dir
 from diffinv.run.validation import validate
@@ -78,6 +79,8 @@ def train(cfg: DictConfig) -> dict:
         cfg.loss.sigma_data = datamodule.x_scale()
         log.info("sigma_data (auto): %.4g, the normalised training data's std", cfg.loss.sigma_data)
     module = build_module(cfg)
+    label = run_label(cfg.problem.name, module.formulation, module.samplers.values())
+    log.info("run: %s · %s", label, noise_label(datamodule.noise, datamodule.noise_std))
     run_config = OmegaConf.to_container(cfg, resolve=True)
     for key in ("root_dir", "data_dir", "log_dir"):  # absolute, so a checkpoint finds its data from anywhere
         run_config["paths"][key] = str(Path(run_config["paths"][key]).resolve())

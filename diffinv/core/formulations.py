@@ -14,6 +14,9 @@ from abc import ABC, abstractmethod
 import torch
 
 T_EPS = 1e-3  # docs/math.md §0 (choice): training and sampling use t in [t_eps, T]
+# The config's schedules (conf/schedule/*.yaml; paper, Appendix B): labels name only values that differ.
+DEFAULT_SIGMA_MIN = 1e-3
+DEFAULT_BETA = (1e-3, 15.0)
 
 
 def _positive(name: str, value: float) -> float:
@@ -82,6 +85,25 @@ class Formulation(ABC):
         t = t.unsqueeze(-1)
         return self.m(t) * x0 + self.s(t) * z
 
+    @property
+    def label(self) -> str:
+        """The formulation with its parameters, as run names, figure titles and reports show it
+        (docs/usage.md §3): ``VE σ_max=12``, ``VP``, ``VP-κ=2``, ``VP β=[0.1, 20]``; values at the config's
+        defaults are left out, ``T`` and ``t_eps`` shown only where they differ from 1 and :data:`T_EPS`."""
+        times = [
+            f"{key}={value:g}"
+            for key, default in (("T", 1.0), ("t_eps", T_EPS))
+            if (value := getattr(self, key)) != default
+        ]
+        return " ".join([self._name(), *self._settings(), *times])
+
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def _settings(self) -> list[str]:
+        """The parameters the label shows after the name."""
+        return []
+
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({params})"
@@ -125,6 +147,10 @@ class VE(Formulation):
     @property
     def prior_std(self) -> float:
         return self.sigma_max
+
+    def _settings(self):
+        shown = [f"σ_max={self.sigma_max:g}"]
+        return shown if self.sigma_min == DEFAULT_SIGMA_MIN else [f"σ_min={self.sigma_min:g}", *shown]
 
 
 class VPFamily(Formulation):
@@ -192,6 +218,14 @@ class VPFamily(Formulation):
     def prior_std(self) -> float:
         return float(self.s(torch.tensor(self.T, dtype=torch.float64)))
 
+    def _name(self):
+        return f"VP-κ={self.kappa:g}"
+
+    def _settings(self):
+        if (self.beta_min, self.beta_max) == DEFAULT_BETA:
+            return []
+        return [f"β=[{self.beta_min:g}, {self.beta_max:g}]"]
+
 
 S_EPS_MIN = 1e-30  # smallest s(t_eps) accepted: float32 keeps -ε/s (<= 1e30 |ε|) finite (docs/math.md §12.9)
 
@@ -237,3 +271,6 @@ class VP(VPFamily):
 
     def __init__(self, beta_min: float, beta_max: float, T: float = 1.0, t_eps: float = T_EPS):
         super().__init__(beta_min, beta_max, kappa=1.0, T=T, t_eps=t_eps)
+
+    def _name(self):
+        return "VP"

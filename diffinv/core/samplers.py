@@ -24,6 +24,8 @@ Step schedules (§12.4): :func:`time_grid` with ``schedule`` one of :data:`SCHED
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Callable
 
@@ -478,3 +480,49 @@ def _phi_integrals(hh: float) -> tuple[float, float, float]:
         for j in (1, 2)
     ]
     return i0, series[0], series[1]
+
+
+SAMPLER_NAMES = {  # the names run names, figure titles and reports give the samplers (docs/usage.md §3)
+    sample_ode: "ODE",
+    sample_sde: "SDE",
+    sample_heun: "Heun",
+    sample_dpmpp_2m: "DPM-Solver++(2M)",
+    sample_dpmpp_3m: "DPM-Solver++(3M)",
+    sample_dpmpp_2m_sde: "SDE-DPM-Solver++(2M)",
+}
+HEADLINE = ("method", "steps", "schedule")  # shown first, without their keys
+NOT_SETTINGS = ("generator", "progress")  # how a call runs, not what it computes
+SYMBOLS = {"lam": "λ", "rho": "ρ"}
+
+
+def sampler_label(sampler: functools.partial) -> str:
+    """A sampler with its settings, as run names, figure titles and reports show it (docs/usage.md §3):
+    ``ODE rk45``, ``SDE 500 steps``, ``DPM-Solver++(3M) 20 steps logsnr``, ``SDE 1000 steps λ=0.5``.
+
+    ``sampler`` is a sampler function with its keywords bound (what a ``sampler`` config node instantiates
+    to). Shown: the method (ODE), the step count, the step schedule (left out where it is uniform in t, the
+    sampler's default), then every other keyword whose value differs from the function's default.
+    """
+    func = sampler.func
+    defaults = {
+        key: p.default for key, p in inspect.signature(func).parameters.items() if p.default is not p.empty
+    }
+    settings = defaults | sampler.keywords
+    parts = [SAMPLER_NAMES.get(func, func.__name__)]
+    if "method" in settings:
+        parts.append(str(settings["method"]))
+    if settings.get("steps") is not None:
+        parts.append(f"{settings['steps']} steps")
+    if settings.get("schedule", "uniform") != "uniform" or defaults.get("schedule", "uniform") != "uniform":
+        parts.append(str(settings["schedule"]))
+    for key, value in settings.items():
+        if key not in HEADLINE + NOT_SETTINGS and (key not in defaults or value != defaults[key]):
+            parts.append(_setting(key, value))
+    return " ".join(parts)
+
+
+def _setting(key: str, value) -> str:
+    symbol = SYMBOLS.get(key, key)
+    if value is True:
+        return symbol
+    return f"{symbol}={value:g}" if isinstance(value, float) else f"{symbol}={value}"

@@ -45,6 +45,9 @@ class Evaluator(ABC):
 
 
 def run_evaluator(cfg: DictConfig, module: ScoreModule, datamodule: PairedDataModule, out: Path) -> dict:
-    """The run's evaluator (``cfg.problem.evaluator``) with the run's sampling plan (``cfg.evaluation``)."""
+    """The run's evaluator (``cfg.problem.evaluator``) with the run's sampling plan (``cfg.evaluation``); its
+    metrics with the noise of the run's readings in both units, ``data/noise`` (the fraction) and
+    ``data/noise_std`` (σ_n, docs/problems.md §2.4)."""
     evaluator: Evaluator = instantiate(cfg.problem.evaluator)
-    return evaluator(module, datamodule, Path(out), SamplingPlan(**cfg.evaluation))
+    metrics = evaluator(module, datamodule, Path(out), SamplingPlan(**cfg.evaluation))
+    return metrics | {"data/noise": datamodule.noise, "data/noise_std": datamodule.noise_std}

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from diffinv.data.datamodule import Affine, PairedDataModule
 from diffinv.run.errors import ConfigError
+from diffinv.run.labels import noise_label, run_label
 from diffinv.run.validation import validate
 from diffinv.training.module import ScoreModule, build_module
 
@@ -35,6 +36,17 @@ class TrainedModel:
     source: str
     noise_std: float  # the readings' noise the model was trained for (raw units)
     global_step: int
+
+    @property
+    def label(self) -> str:
+        """The run's name: problem, formulation with its parameters, samplers with their settings."""
+        return run_label(self.config.problem.name, self.module.formulation, self.module.samplers.values())
+
+    @property
+    def noise_label(self) -> str:
+        """The noise of the readings the model was trained for, ``data.noise`` and σ_n: ``noise 5 % (σ_n =
+        5.88)``."""
+        return noise_label(self.config.data.noise, self.noise_std)
 
     @property
     def takes_masks(self) -> bool:

@@ -1,12 +1,18 @@
 """The toy problems of docs/problems.md §1: exact conditional sampler and joint density against the joint
 sampler; one recipe for their datasets."""
 
+import functools
+
 import numpy as np
 import pytest
 
 from data_gen.toy import generate
+from diffinv.core.formulations import VPFamily
+from diffinv.core.samplers import sample_sde
 from diffinv.data.schema import read_dataset
 from diffinv.problems.densities import definitions as toy
+from diffinv.problems.densities import figures
+from diffinv.run.labels import run_label
 
 CASES = [("tanh", 0.6), ("bimodal", 1.0), ("spiral", 0.25)]
 BINS = 20
@@ -111,3 +117,25 @@ def test_one_recipe_for_the_data_gen_command_and_for_training(tmp_path):
     np.testing.assert_array_equal(from_cli.train.x, from_train.train.x)
     np.testing.assert_array_equal(from_cli.test.y_clean, from_train.test.y_clean)
     assert from_train.test.x.shape == (500, 1)
+
+
+@pytest.mark.parametrize("kind", ["conditional", "posterior"])
+def test_histogram_figures_show_the_run_label_above_the_panel_titles(kind):
+    """The title names the formulation and sampler with their parameters, and sits above (not over) the
+    panels' titles."""
+    title = run_label("tanh", VPFamily(0.001, 15.0, kappa=2.0), [functools.partial(sample_sde, steps=500)])
+    assert title == "tanh · VP-κ=2 · SDE 500 steps"
+    rng = np.random.default_rng(0)
+    y_stars = [-0.6, 0.0, 0.6, 1.2]
+    if kind == "conditional":
+        edges, prob = zip(*(toy.conditional_grid("tanh", y) for y in y_stars), strict=True)
+        band = [rng.normal(size=50) for _ in y_stars]
+        fig = figures.conditional_histograms(y_stars, rng.normal(size=(4, 200)), band, edges, prob, title)
+    else:
+        fig = figures.posterior_histograms(rng.normal(size=(4, 200, 1)), title)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (suptitle,) = fig.texts
+    assert suptitle.get_text() == title
+    bottom = suptitle.get_window_extent(renderer).y0
+    assert all(bottom >= ax.title.get_window_extent(renderer).y1 for ax in fig.axes)

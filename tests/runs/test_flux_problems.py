@@ -93,7 +93,10 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
         assert key in metrics, key
     assert all(math.isfinite(v) for v in metrics.values())
     assert metrics["eval/n_test"] == 5 and metrics["train/steps"] == 2
+    noise_std = 0.05 * np.abs(dataset.train.y_clean).mean()  # docs/problems.md §2.4: both units kept
+    assert metrics["data/noise"] == 0.05 and metrics["data/noise_std"] == pytest.approx(noise_std, rel=1e-12)
     with h5py.File(run / "samples.h5") as f:
+        assert f.attrs["noise"] == 0.05 and f.attrs["noise_std"] == pytest.approx(noise_std, rel=1e-12)
         truth, mean = f["truth"][()], f["ode/mean"][()]
         assert f["sde/samples"].shape == (3, 50, 30) and f["sde/std"].shape == (5, 30)
         assert "mask" not in f
@@ -152,6 +155,7 @@ def fake_flux_run(directory, noise: float, rel_mae: float):
     """A run directory as diffinv.train writes it for a flux problem (only what the report reads)."""
     directory.mkdir(parents=True)
     metrics = {"eval/n_test": 7.0, "prior_std/mean": 0.8, "ode/time/sample_s": 1.5}
+    metrics["data/noise_std"] = 40 * noise  # σ_n of a mean |clean reading| of 40
     for j in range(30):
         metrics |= {f"ode/rel_mae/seg_{j:02d}": rel_mae * (1 + j / 30), f"ode/post_std/seg_{j:02d}": 0.1}
         metrics[f"prior_std/seg_{j:02d}"] = 0.8
@@ -162,7 +166,8 @@ def fake_flux_run(directory, noise: float, rel_mae: float):
             "name": "advdiff",
             "evaluator": {"_target_": "diffinv.problems.flux.evaluator.FluxEvaluator"},
         },
-        "formulation": {"_target_": "diffinv.core.formulations.VP"},
+        "formulation": {"_target_": "diffinv.core.formulations.VP", "beta_min": 0.001, "beta_max": 15.0},
+        "sampler": {"ode": {"_target_": "diffinv.core.samplers.sample_ode", "_partial_": True, "rtol": 1e-5}},
         "trainer": {"max_epochs": 11},
         "evaluation": {"n_samples": 13},
         "data": {"noise": noise},
@@ -178,15 +183,20 @@ def test_report_of_a_noise_sweep_has_table_and_per_segment_figures(tmp_path):
     text = report(sweep, tmp_path / "out")
     rows = [line for line in text.splitlines() if line.startswith("| advdiff |")]
     assert rows[0].startswith(
-        "| advdiff | VP | ODE | 0 | 0.0625 | 0.1000 | 0.8000 | 0.680 | 0.950 | 11 | 7 | 13 |"
+        "| advdiff | VP | ODE rk45 | noise 0 % (σ_n = 0) | 0.0625 | 0.1000 | 0.8000 | 0.680 | 0.950 | 11 | 7 "
+        "| 13 |"
     )
-    assert rows[1].startswith("| advdiff | VP | ODE | 0.1 | 0.2500 |") and len(rows) == 2
-    for name in ("advdiff_VP_ODE_rel_mae.png", "advdiff_VP_ODE_post_std.png", "summary.png"):
+    assert rows[1].startswith("| advdiff | VP | ODE rk45 | noise 10 % (σ_n = 4) | 0.2500 |")
+    assert len(rows) == 2
+    for name in ("advdiff_VP_ODE_rk45_rel_mae.png", "advdiff_VP_ODE_rk45_post_std.png", "summary.png"):
         assert (tmp_path / "out" / name).read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "out" / "report.md").read_text() == text + "\n"
+
+    # a second run of the same settings at the same noise: both kept, told apart by their directories
     fake_flux_run(sweep / "2", noise=0.1, rel_mae=0.3)
-    with pytest.raises(ValueError, match="two runs at the same noise level"):
-        report(sweep, tmp_path / "out")
+    rows = [line for line in report(sweep, tmp_path / "out").splitlines() if line.startswith("| advdiff |")]
+    assert [row.split(" | ")[3] for row in rows] == ["", "run 0", "run 2"]
+    assert "| run 2 | noise 10 % (σ_n = 4) | 0.3000 |" in rows[2]
 
 
 @pytest.mark.slow

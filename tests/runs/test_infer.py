@@ -2,6 +2,8 @@
 switched-off sensors of a many-operator model — checked against the evaluator's posterior for the same
 measurements, seeds and batches."""
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -52,7 +54,7 @@ def test_sensors_off_as_nan_give_the_evaluators_posterior_in_physical_units(tmp_
 
     np.savetxt(tmp_path / "readings.csv", readings, delimiter=",")  # NaN written as "nan"
     out = tmp_path / "infer"
-    run_module(
+    result = run_module(
         "diffinv.infer",
         f"ckpt={run / 'checkpoints' / 'final.ckpt'}",
         f"measurement={tmp_path / 'readings.csv'}",
@@ -67,4 +69,9 @@ def test_sensors_off_as_nan_give_the_evaluators_posterior_in_physical_units(tmp_
         assert f["ode/samples"].shape == (3, N_SAMPLES, 30)
         np.testing.assert_array_equal(f["cases"][()], [0, 1, 2])
     assert (out / "figures" / "posterior.png").stat().st_size > 10_000
+    trained_for = f"trained on readings with noise 2 % (σ_n = {model.noise_std:.3g})"  # both units, one line
+    console = result.stdout + result.stderr
+    assert f"model: advdiff_multiop · VE σ_max=5 · ODE rk45 rtol=0.001 atol=0.001, {trained_for}" in console
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trained_noise"] == 0.02 and summary["trained_noise_std"] == model.noise_std
     assert not (out / "sampling_chunks").exists()

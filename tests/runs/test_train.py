@@ -55,6 +55,7 @@ def test_train_writes_finite_metrics_figures_config_and_checkpoint(trained_run):
     config = OmegaConf.load(run / "config.yaml")  # sigma_data: auto, resolved to the measured scale
     assert isinstance(config.loss.sigma_data, float) and config.model.sigma_data == config.loss.sigma_data
     assert 0.1 < config.loss.sigma_data < 2 and "sigma_data (auto)" in (run / "train.log").read_text()
+    assert metrics["data/noise"] == 0 and metrics["data/noise_std"] == 0
     assert "train/loss" in (run / "csv" / "version_0" / "metrics.csv").read_text()
 
 
@@ -65,6 +66,18 @@ def test_the_console_shows_progress_and_results_and_nothing_else(trained_run):
     assert "Epoch 1: 100%" in console and f"results: {run}" in console
     assert "generating it with" in console  # the run's own log lines stay
     assert [s for s in NOT_ABOUT_THIS_RUN if s in console] == []
+
+
+def test_the_run_is_named_with_its_parameters_in_its_log_and_wandb(trained_run):
+    """train.log names the run by its label (formulation and sampler settings, noise in both units), and
+    W&B's run name is the same label (conf/logger/wandb.yaml)."""
+    _, run, _ = trained_run
+    label = "tanh · VE σ_max=12 · ODE rk45 rtol=0.001 atol=0.001 + SDE 20 steps"
+    assert f"run: {label} · noise 0 % (σ_n = 0)" in (run / "train.log").read_text()
+    (offline,) = list((run / "wandb").glob("offline-run-*"))
+    (log,) = list(offline.glob("run-*.wandb"))
+    assert label.encode() in log.read_bytes()
+    assert f"name: {label}" in (run / "config.yaml").read_text()
 
 
 def test_wandb_offline_run_directory_has_config_metrics_and_figures(trained_run):
@@ -99,10 +112,12 @@ def test_report_puts_the_floor_beside_each_cell(trained_run, tmp_path):
     _, run, _ = trained_run
     text = report(run, tmp_path)
     metrics = json.loads((run / "metrics.json").read_text())
+    ode, sde = "ODE rk45 rtol=0.001 atol=0.001", "SDE 20 steps"  # debug=fast's ODE tolerances
     assert (
-        f"| VE | ODE | {metrics['ode/sinkhorn/mean']:.4f} (floor {metrics['sinkhorn_floor/mean']:.4f}" in text
+        f"| VE σ_max=12 | {ode} | {metrics['ode/sinkhorn/mean']:.4f} "
+        f"(floor {metrics['sinkhorn_floor/mean']:.4f}" in text
     )
-    assert "| VE | SDE |" in text and "Against the exact reference" in text
+    assert f"| VE σ_max=12 | {sde} |" in text and "Against the exact reference" in text
     assert (tmp_path / "report.md").is_file() and (tmp_path / "sinkhorn_vs_floor.png").is_file()
 
     # a run scored without the exact-reference Sinkhorn (experiment=table2): no table of blanks
@@ -113,4 +128,4 @@ def test_report_puts_the_floor_beside_each_cell(trained_run, tmp_path):
     (no_exact / "metrics.json").write_text(json.dumps(kept))
     text = report(no_exact, tmp_path / "no_exact_report")
     assert "Against the exact reference" not in text and "not computed" not in text
-    assert f"| VE | ODE | {metrics['ode/w2/mean']:.4f} |" in text
+    assert f"| VE σ_max=12 | {ode} | {metrics['ode/w2/mean']:.4f} |" in text

@@ -31,6 +31,7 @@ from diffinv.problems.densities import report as table2_report
 from diffinv.problems.densities.metrics import sinkhorn_cost, wasserstein2_1d
 from diffinv.problems.evaluator import Evaluator
 from diffinv.run.files import save_figure
+from diffinv.run.labels import run_label
 from diffinv.training.posterior import SamplingPlan, sample_every_sampler, write_samples
 
 
@@ -68,9 +69,13 @@ class DensityEvaluator(Evaluator):
         y = np.asarray(self.y_stars, dtype=np.float64).reshape(-1, datamodule.dataset.y_dim)
         drawn = sample_every_sampler(module, datamodule.normalise_y(y), None, plan, out)
         samples = {name: datamodule.x_norm.inverse(x) for name, (x, _) in drawn.items()}
+        titles = {
+            name: run_label(self.problem.name, module.formulation, [sampler])
+            for name, sampler in module.samplers.items()
+        }
         start = time.perf_counter()
         test = datamodule.dataset.test
-        metrics = self.score(samples, test.x, test.y_clean, out, seed=plan.seed)
+        metrics = self.score(samples, test.x, test.y_clean, out, titles, seed=plan.seed)
         metrics["time/score_s"] = time.perf_counter() - start
         metrics |= {f"{name}/time/sample_s": seconds for name, (_, seconds) in drawn.items()}
         write_samples(out, y, samples, np.arange(len(y)))
@@ -80,8 +85,17 @@ class DensityEvaluator(Evaluator):
         """One histogram of the posterior samples of the scalar x per measurement."""
         return save_figure(figures.posterior_histograms(samples, title), path)
 
-    def score(self, samples: dict[str, np.ndarray], test_x, test_y, output_dir, seed: int = 0) -> dict:
-        """``samples[name]``: generated x (len(y_stars), n, 1), raw units. Writes figures; returns metrics."""
+    def score(
+        self,
+        samples: dict[str, np.ndarray],
+        test_x,
+        test_y,
+        output_dir,
+        titles: dict[str, str],
+        seed: int = 0,
+    ) -> dict:
+        """``samples[name]``: generated x (len(y_stars), n, 1), raw units. Writes figures (``titles[name]``:
+        the run's label with that sampler); returns metrics."""
         y_stars = self.y_stars
         rng = np.random.default_rng(seed)
         n = next(iter(samples.values())).shape[1]
@@ -108,7 +122,11 @@ class DensityEvaluator(Evaluator):
                     np.mean([metrics[f"{name}/{key}/y={y:g}"] for y in y_stars])
                 )
             fig = figures.conditional_histograms(
-                y_stars, generated[..., 0], bands, *zip(*grids, strict=True), f"{self.problem.name}, {name}"
+                y_stars,
+                generated[..., 0],
+                bands,
+                *zip(*grids, strict=True),
+                titles[name],
             )
             save_figure(fig, Path(output_dir) / "figures" / f"histograms_{name}.png")
         metrics["sinkhorn_floor/mean"] = float(np.mean([metrics[f"sinkhorn_floor/y={y:g}"] for y in y_stars]))

@@ -12,7 +12,9 @@ import numpy as np  # noqa: E402
 
 def conditional_histograms(y_stars, generated, band, exact_edges, exact_prob, title: str):
     """One panel per y*: histogram of generated x, of the band reference, and the exact density p(x | y*)."""
-    fig, axes = plt.subplots(1, len(y_stars), figsize=(3.2 * len(y_stars), 2.8), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(y_stars), figsize=(3.2 * len(y_stars), 3.1), squeeze=False, layout="constrained"
+    )  # constrained: the title above the panels' titles, not over them
     for ax, y_star, gen, ref, edges, prob in zip(
         axes[0], y_stars, generated, band, exact_edges, exact_prob, strict=True
     ):
@@ -44,7 +46,9 @@ def joint_density(x_grid, y_grid, density, y_stars, title: str):
 
 def posterior_histograms(samples, title: str):
     """One panel per measurement: histogram of the posterior samples of a scalar unknown."""
-    fig, axes = plt.subplots(1, len(samples), figsize=(3.2 * len(samples), 2.8), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(samples), figsize=(3.2 * len(samples), 3.1), squeeze=False, layout="constrained"
+    )
     for i, (ax, x) in enumerate(zip(axes[0], samples, strict=True)):
         ax.hist(np.ravel(x), bins=60, density=True)
         ax.set_title(f"measurement {i}")

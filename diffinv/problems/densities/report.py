@@ -1,6 +1,8 @@
 """The Table 2 report of the 2-D density problems (docs/problems.md §1, §5): a markdown table in the paper's
-layout (formulation × sampler rows, problem columns, the floor beside each cell) and a figure. Every
-number comes from the runs' ``metrics.json`` and ``config.yaml``."""
+layout (formulation × sampler rows, problem columns, the floor beside each cell) and a figure. Rows are
+labelled with the formulation's parameters and the sampler's settings (``VP-κ=2``, ``SDE 500 steps``), and
+a ``settings`` column names any other value in which the runs differ, so a sweep over any parameter gives
+one row per value. Every number comes from the runs' ``metrics.json`` and ``config.yaml``."""
 
 from __future__ import annotations
 
@@ -29,16 +31,28 @@ def table(rows: list[dict], key: str, with_floor: bool) -> str:
     cells = defaultdict(dict)
     for r in rows:
         if key not in r:
-            cells[(r["formulation"], r["sampler"])][r["problem"]] = "not computed"
+            cells[row_key(r)][r["problem"]] = "not computed"
             continue
         text = f"{r[key]:.4f}"
         if with_floor:
             text += f" (floor {r['sinkhorn_floor/mean']:.4f}, ×{r[key] / r['sinkhorn_floor/mean']:.1f})"
-        cells[(r["formulation"], r["sampler"])][r["problem"]] = text
-    lines = ["| formulation | sampler | " + " | ".join(problems) + " |", "|---|---|" + "---|" * len(problems)]
-    for (form, sampler), by_problem in sorted(cells.items()):
-        lines.append(f"| {form} | {sampler} | " + " | ".join(by_problem.get(p, "–") for p in problems) + " |")
+        cells[row_key(r)][r["problem"]] = text
+    head = ["formulation", "sampler", *settings_column(rows), *problems]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for labels, by_problem in sorted(cells.items()):
+        shown = labels if settings_column(rows) else labels[:2]
+        lines.append("| " + " | ".join([*shown, *(by_problem.get(p, "–") for p in problems)]) + " |")
     return "\n".join(lines)
+
+
+def row_key(row: dict) -> tuple[str, str, str]:
+    """A table row: the formulation and sampler labels, and the settings in which runs differ otherwise."""
+    return row["formulation"], row["sampler"], row["settings"]
+
+
+def settings_column(rows: list[dict]) -> list[str]:
+    """The settings column's head where some runs differ in other settings than the labels show."""
+    return ["settings"] if any(r["settings"] for r in rows) else []
 
 
 def exact_reference_section(rows: list[dict]) -> list[str]:
@@ -61,19 +75,15 @@ def paper_table(rows: list[dict]) -> str:
 
 
 def runs_table(rows: list[dict]) -> str:
-    lines = [
-        "| problem | formulation | sampler | epochs | steps | final loss | train s | sample s | samples/y* "
-        "| run |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in sorted(rows, key=lambda r: (r["problem"], r["formulation"], r["sampler"])):
-        numbers = [_fmt(r, "train/steps", ".0f"), _fmt(r, "train/final_loss", ".4f")]
-        numbers += [_fmt(r, "time/train_s", ".0f"), _fmt(r, "time/sample_s", ".1f")]
-        lines.append(
-            f"| {r['problem']} | {r['formulation']} | {r['sampler']} | {r['epochs']} | "
-            + " | ".join(numbers)
-            + f" | {r['n_samples']} | `{r['run']}` |"
-        )
+    head = ["problem", "formulation", "sampler", *settings_column(rows), "epochs", "steps", "final loss"]
+    head += ["train s", "sample s", "samples/y*", "run"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in sorted(rows, key=lambda r: (r["problem"], *row_key(r))):
+        cells = [r["problem"], r["formulation"], r["sampler"]]
+        cells += [r["settings"]] if settings_column(rows) else []
+        cells += [str(r["epochs"]), _fmt(r, "train/steps", ".0f"), _fmt(r, "train/final_loss", ".4f")]
+        cells += [_fmt(r, "time/train_s", ".0f"), _fmt(r, "time/sample_s", ".1f"), str(r["n_samples"])]
+        lines.append("| " + " | ".join([*cells, f"`{r['run']}`"]) + " |")
     return "\n".join(lines)
 
 
@@ -87,10 +97,8 @@ def figure(rows: list[dict]):
     problems = sorted({r["problem"] for r in rows}, key=["tanh", "bimodal", "spiral"].index)
     fig, axes = plt.subplots(1, len(problems), figsize=(4 * len(problems), 3), squeeze=False)
     for ax, problem in zip(axes[0], problems, strict=True):
-        mine = sorted(
-            (r for r in rows if r["problem"] == problem), key=lambda r: (r["formulation"], r["sampler"])
-        )
-        labels = [f"{r['formulation']}-{r['sampler']}" for r in mine]
+        mine = sorted((r for r in rows if r["problem"] == problem), key=row_key)
+        labels = ["\n".join(filter(None, row_key(r))) for r in mine]
         ax.bar(np.arange(len(mine)), [r["sinkhorn/mean"] for r in mine], label="sinkhorn (band ref.)")
         ax.scatter(
             np.arange(len(mine)), [r["sinkhorn_floor/mean"] for r in mine], color="k", zorder=3, label="floor"
@@ -104,12 +112,6 @@ def figure(rows: list[dict]):
 def report(rows: list[dict], directory: Path, out: Path) -> str:
     """``out/report.md`` and ``out/sinkhorn_vs_floor.png`` for the runs of ``directory`` (``rows``:
     :func:`diffinv.run.records.collect`)."""
-    seen: dict = {}
-    for r in rows:
-        cell = (r["problem"], r["formulation"], r["sampler"])
-        if cell in seen:
-            raise ValueError(f"two runs fill the cell {cell}: {seen[cell]} and {r['run']}; report one sweep")
-        seen[cell] = r["run"]
     text = "\n\n".join(
         [
             f"# Table 2 report for `{directory}`",

@@ -26,10 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from diffinv.core.samplers import sampler_label
 from diffinv.problems.evaluator import Evaluator
 from diffinv.problems.flux import report as sweep_report
 from diffinv.problems.flux.figures import plot_calibration, plot_flux_cases
 from diffinv.problems.flux.metrics import coverage_curve, exact_comparison, segment_metrics
+from diffinv.run.labels import join_labels, noise_label
 from diffinv.training.posterior import SamplingPlan, sample_every_sampler, write_samples
 
 
@@ -64,15 +66,15 @@ class FluxEvaluator(Evaluator):
         drawn = sample_every_sampler(module, datamodule.normalise_y(y, mask), mask, plan, out)
         physical, curves = {}, {}
         score_seconds = 0.0
+        noise = noise_label(datamodule.noise, datamodule.noise_std)
+        labels = {name: sampler_label(sampler) for name, sampler in module.samplers.items()}
         for name in list(drawn):
             normalised, metrics[f"{name}/time/sample_s"] = drawn.pop(name)
             samples = physical[name] = datamodule.x_norm.inverse(normalised)
             start = time.perf_counter()
             scores = segment_metrics(samples, truth)
-            curves[name] = coverage_curve(samples, truth, self.levels)
-            scores |= {
-                f"coverage_curve/p={p:.2f}": float(c) for p, c in zip(self.levels, curves[name], strict=True)
-            }
+            curve = curves[labels[name]] = coverage_curve(samples, truth, self.levels)
+            scores |= {f"coverage_curve/p={p:.2f}": float(c) for p, c in zip(self.levels, curve, strict=True)}
             if exact is not None:
                 scores |= exact_comparison(samples, truth, y, *exact, seed=plan.seed, mask=mask)
             score_seconds += time.perf_counter() - start
@@ -81,13 +83,15 @@ class FluxEvaluator(Evaluator):
                 truth[cases],
                 samples[cases],
                 out / "figures" / f"flux_cases_{name}.png",
-                title=f"{name}: test cases {cases.tolist()}, noise σ_n = {datamodule.noise_std:.3g}",
+                title=join_labels(module.formulation.label, labels[name])
+                + f"\ntest cases {cases.tolist()}, {noise}",
                 mask=None if mask is None else mask[cases],
             )
         metrics["time/score_s"] = score_seconds
-        calibration_title = f"{len(truth)} test cases, noise σ_n = {datamodule.noise_std:.3g}"
+        calibration_title = f"{module.formulation.label}\n{len(truth)} test cases, {noise}"
         plot_calibration(self.levels, curves, out / "figures" / "calibration.png", title=calibration_title)
-        write_samples(out, y, physical, cases, mask, truth, attrs={"noise_std": datamodule.noise_std})
+        attrs = {"noise": datamodule.noise, "noise_std": datamodule.noise_std}
+        write_samples(out, y, physical, cases, mask, truth, attrs=attrs)
         return metrics
 
     def posterior_figure(self, samples, path, title, mask=None):

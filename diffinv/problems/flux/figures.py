@@ -19,6 +19,7 @@ from diffinv.problems.flux.geometry import FLUX_END, SENSOR_LINES_Y, SENSOR_X  #
 from diffinv.run.files import save_figure  # noqa: E402
 
 WALLS = ("bottom wall (y = 0)", "top wall (y = 2)")
+NOISE_AXIS = "noise (data.noise: fraction of the mean |clean reading|)"  # docs/problems.md §2.4
 
 
 def _segment_centres(n_per_wall: int) -> np.ndarray:
@@ -110,7 +111,7 @@ def plot_per_segment_vs_noise(
             if reference is not None:
                 ax.axhline(reference[w * k + j], color=colours[j], ls="--", lw=0.8)
         ax.set_title(WALLS[w])
-        ax.set_xlabel("noise level σ_n (fraction of mean reading)")
+        ax.set_xlabel(NOISE_AXIS)
     axes[0].set_ylabel(ylabel)
     axes[1].legend(fontsize=6, ncol=3)
     if title:
@@ -157,7 +158,7 @@ def plot_sweep_summary(curves: dict[str, dict[str, np.ndarray]], path: str | Pat
     for ax in (ax_err, ax_std, ax_cov):
         ax.set_xscale("symlog", linthresh=0.01)  # the sweep starts at 0 and spans 0.01 to 0.5
         ax.set_xlim(left=0)
-        ax.set_xlabel("noise level σ_n (fraction of mean reading)")
+        ax.set_xlabel(NOISE_AXIS)
     ax_err.set_ylim(bottom=0)
     ax_err.legend(fontsize=7)
     if title:

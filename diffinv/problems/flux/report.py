@@ -1,8 +1,9 @@
 """The noise-sweep report of the boundary-flux problems (docs/problems.md §2–4, §5; paper Figs. 9, 11, 14,
-17–20): per (problem, formulation, sampler), the per-segment error and posterior std against the noise level
-(prior std dashed), a summary figure of the segment means and coverage against noise for every
-(problem, formulation, sampler), and a markdown table. ``rows`` are :func:`diffinv.run.records.collect`'s,
-one per (run, sampler); every number comes from the runs' ``metrics.json`` and ``config.yaml``."""
+17–20): per curve — (problem, formulation, sampler, other settings), labelled with the formulation's
+parameters and the sampler's settings — the per-segment error and posterior std against the noise level
+(prior std dashed), a summary figure of the segment means and coverage against noise for every curve, and
+a markdown table. ``rows`` are :func:`diffinv.run.records.collect`'s, one per (run, sampler); every number
+comes from the runs' ``metrics.json`` and ``config.yaml``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from diffinv.problems.flux.figures import plot_per_segment_vs_noise, plot_sweep_summary
 from diffinv.run.files import write_text
+from diffinv.run.labels import file_stem, join_labels
 
 N_SEGMENTS = 30  # 15 bottom then 15 top wall segments (docs/problems.md §2)
 OPTIONAL = ("exact/mean_err_ratio", "exact/std_ratio", "exact/w1_over_std")
@@ -22,37 +24,28 @@ def per_segment(row: dict, key: str) -> np.ndarray:
     return np.array([row[f"{key}/seg_{j:02d}"] for j in range(N_SEGMENTS)])
 
 
-def curves(rows: list[dict]) -> dict[tuple, list[dict]]:
-    """Rows grouped by (problem, formulation, sampler), each group sorted by noise; one run per noise."""
-    groups: dict[tuple, list[dict]] = defaultdict(list)
+def curves(rows: list[dict]) -> dict[str, list[dict]]:
+    """Rows grouped by curve (the label of problem, formulation, sampler and other settings), each group
+    sorted by noise; one run per noise (:func:`diffinv.run.records.name_twins` tells twins apart)."""
+    groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
-        groups[(r["problem"], r["formulation"], r["sampler"])].append(r)
-    for cell, group in groups.items():
-        noises = [r["noise"] for r in group]
-        if len(set(noises)) != len(noises):
-            raise ValueError(f"two runs at the same noise level fill {cell}: report one sweep")
+        groups[join_labels(r["problem"], r["formulation"], r["sampler"], r["settings"])].append(r)
+    for group in groups.values():
         group.sort(key=lambda r: r["noise"])
     return dict(sorted(groups.items()))
 
 
-def table(groups: dict[tuple, list[dict]]) -> str:
+def table(groups: dict[str, list[dict]]) -> str:
     exact = [k for k in OPTIONAL if any(k in r for g in groups.values() for r in g)]
-    head = [
-        "problem",
-        "formulation",
-        "sampler",
-        "noise",
-        "rel_mae",
-        "post_std",
-        "prior_std",
-        "cov 1σ",
-        "cov 2σ",
-    ]
-    head += exact + ["epochs", "test cases", "samples", "sample s", "run"]
+    settings = ["settings"] if any(r["settings"] for g in groups.values() for r in g) else []
+    head = ["problem", "formulation", "sampler", *settings, "noise", "rel_mae", "post_std", "prior_std"]
+    head += ["cov 1σ", "cov 2σ", *exact, "epochs", "test cases", "samples", "sample s", "run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (problem, form, sampler), group in groups.items():
+    for group in groups.values():
         for r in group:
-            cells = [problem, form, sampler, f"{r['noise']:g}"]
+            cells = [r["problem"], r["formulation"], r["sampler"]]
+            cells += [r["settings"]] if settings else []
+            cells += [r["noise_label"]]
             cells += [f"{r[k]:.4f}" for k in ("rel_mae/mean", "post_std/mean", "prior_std/mean")]
             cells += [f"{r[k]:.3f}" for k in ("coverage/1sigma", "coverage/2sigma")]
             cells += [f"{r[k]:.3f}" if k in r else "–" for k in exact]
@@ -62,8 +55,8 @@ def table(groups: dict[tuple, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-def summary_curves(groups: dict[tuple, list[dict]]) -> dict[str, dict[str, np.ndarray]]:
-    """Per (problem, formulation, sampler): the segment means of :func:`plot_sweep_summary` against noise."""
+def summary_curves(groups: dict[str, list[dict]]) -> dict[str, dict[str, np.ndarray]]:
+    """Per curve: the segment means of :func:`plot_sweep_summary` against noise."""
     keys = {
         "rel_mae": "rel_mae/mean",
         "post_std": "post_std/mean",
@@ -72,9 +65,9 @@ def summary_curves(groups: dict[tuple, list[dict]]) -> dict[str, dict[str, np.nd
         "coverage_2sigma": "coverage/2sigma",
     }
     return {
-        " ".join(cell): {"noise": np.array([r["noise"] for r in group])}
+        label: {"noise": np.array([r["noise"] for r in group])}
         | {name: np.array([r[key] for r in group]) for name, key in keys.items()}
-        for cell, group in groups.items()
+        for label, group in groups.items()
     }
 
 
@@ -86,14 +79,14 @@ def report(rows: list[dict], directory: Path, out: Path) -> str:
         "Per run and sampler: relative mean absolute error of the posterior mean (mean over segments), mean "
         "posterior std and the prior std (std of the true flux over the test set), coverage of the ±1σ/±2σ "
         "intervals and, for the linear–Gaussian variant, the ratios to the exact posterior "
-        "(docs/problems.md §2).",
+        "(docs/problems.md §2). Noise: `data.noise` in % of the training set's mean |clean reading| and the "
+        "absolute σ_n it gives (docs/problems.md §2.4).",
         table(groups),
         "![error, std and coverage against noise, every problem, formulation and sampler](summary.png)",
     ]
-    for (problem, form, sampler), group in groups.items():
-        stem = f"{problem}_{form}_{sampler}".replace("κ", "kappa")
+    for title, group in groups.items():
+        stem = file_stem(title)
         noise = np.array([r["noise"] for r in group])
-        title = f"{problem}, {form}, {sampler}"
         plot_per_segment_vs_noise(
             noise, np.stack([per_segment(r, "rel_mae") for r in group]), out / f"{stem}_rel_mae.png",
             ylabel="relative error of the posterior mean", title=title,

@@ -1,0 +1,49 @@
+"""The names a run shows — in ``train.log``, figure titles, the W&B run name and reports (docs/usage.md §3).
+Each concept is formatted by one function: the formulation by :attr:`Formulation.label
+<diffinv.core.formulations.Formulation.label>` (``VP-κ=2``, ``VE σ_max=5``), a sampler by
+:func:`~diffinv.core.samplers.sampler_label` (``DPM-Solver++(3M) 20 steps logsnr``), the noise by
+:func:`noise_label` (``noise 5 % (σ_n = 5.88)``); :func:`run_label` joins them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from hydra.utils import instantiate
+
+from diffinv.core.samplers import sampler_label
+
+SEPARATOR = " · "
+ASCII = {"κ": "kappa", "σ": "sigma", "β": "beta", "λ": "lambda", "ρ": "rho"}
+
+
+def noise_label(fraction: float, std: float | None = None) -> str:
+    """``noise 5 % (σ_n = 5.88)``: ``data.noise``, the fraction of the training set's mean |clean reading|
+    (docs/problems.md §2.4), as a percentage, and the absolute σ_n in the readings' units where known."""
+    text = f"noise {100 * fraction:.3g} %"
+    return text if std is None else f"{text} (σ_n = {std:.3g})"
+
+
+def join_labels(*parts: str) -> str:
+    """``tanh · VP-κ=2 · ODE rk45``: the non-empty parts."""
+    return SEPARATOR.join(part for part in parts if part)
+
+
+def run_label(problem: str, formulation, samplers) -> str:
+    """A run's name: the problem, the formulation object's label and the labels of the sampler functions
+    (``samplers``: the bound sampler functions, joined by ``+``)."""
+    return join_labels(problem, formulation.label, " + ".join(sampler_label(s) for s in samplers))
+
+
+def config_labels(config: Mapping) -> tuple[str, dict[str, str]]:
+    """The formulation label and, by name, the sampler labels of a run's config (a config node or the dict
+    of its ``config.yaml``): the formulation and each sampler are built as the run built them."""
+    samplers = {name: sampler_label(instantiate(node)) for name, node in config["sampler"].items()}
+    return instantiate(config["formulation"]).label, samplers
+
+
+def file_stem(label: str) -> str:
+    """A label as a file name: Greek letters spelled out, anything but letters, digits, ``.`` and ``-``
+    turned into ``_`` (``advdiff · VP-κ=2 · SDE 500 steps`` → ``advdiff_VP-kappa_2_SDE_500_steps``)."""
+    text = "".join(ASCII.get(c, c) for c in label)
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", text).strip("_")
