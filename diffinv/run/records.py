@@ -33,6 +33,7 @@ NOT_SETTINGS = (
     "callbacks.progress",
     "problem.name",
     "formulation",
+    "model.formulation",  # model=edm holds a copy of the formulation
     "schedule",
     "sampler",
     "data.noise",

@@ -38,12 +38,16 @@ def test_formulation_labels_carry_their_parameters(overrides, label):
 @pytest.mark.parametrize(
     ("overrides", "label"),
     [
-        (["sampler=ode"], "ODE rk45"),
-        (["sampler=ode", "sampler.ode.rtol=1e-3"], "ODE rk45 rtol=0.001"),
-        (["sampler=ode", "sampler.ode.method=heun", "sampler.ode.steps=200"], "ODE heun 200 steps"),
-        (["sampler=sde"], "SDE 1000 steps"),
-        (["sampler=sde", "sampler.sde.steps=500", "sampler.sde.lam=0.5"], "SDE 500 steps λ=0.5"),
-        (["sampler=sde_demo"], "SDE 200 steps"),
+        (["sampler=ode"], "DPM-Solver++(3M) 20 steps logsnr"),
+        (["sampler=sde"], "SDE-DPM-Solver++(2M) 40 steps logsnr"),
+        (["sampler=rk45"], "ODE rk45"),
+        (["sampler=rk45", "sampler.rk45.rtol=1e-3"], "ODE rk45 rtol=0.001"),
+        (["sampler=rk45", "sampler.rk45.method=heun", "sampler.rk45.steps=200"], "ODE heun 200 steps"),
+        (["sampler=euler_maruyama"], "SDE 500 steps"),
+        (
+            ["sampler=euler_maruyama", "sampler.euler_maruyama.steps=100", "sampler.euler_maruyama.lam=0.5"],
+            "SDE 100 steps λ=0.5",
+        ),
         (["sampler=heun"], "Heun 35 steps karras"),
         (["sampler=dpmpp_2m"], "DPM-Solver++(2M) 40 steps logsnr"),
         (["sampler=dpmpp_3m"], "DPM-Solver++(3M) 20 steps logsnr"),
@@ -72,13 +76,11 @@ def test_noise_is_shown_in_both_units():
 
 def test_run_label_and_wandb_name():
     samplers = [functools.partial(sample_dpmpp_3m, steps=20), functools.partial(sample_sde, steps=500)]
-    label = "tanh · VP-κ=2 · DPM-Solver++(3M) 20 steps logsnr + SDE 500 steps"
+    label = "tanh · VP-κ=2 · DPM-Solver++(3M) 20 steps logsnr + SDE 500 steps"  # sde: Euler–Maruyama here
     assert run_label("tanh", VPFamily(0.001, 15.0, kappa=2.0), samplers) == label
     register_resolvers()
     kappa = ("formulation=vp_family", "formulation.kappa=2")
-    cfg = compose_train(
-        "problem=tanh", *kappa, "logger=wandb", "sampler=[dpmpp_3m,sde]", "sampler.sde.steps=500"
-    )
+    cfg = compose_train("problem=tanh", *kappa, "logger=wandb", "sampler=[dpmpp_3m,euler_maruyama]")
     assert cfg.logger.wandb.name == label
 
 

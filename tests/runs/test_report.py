@@ -38,7 +38,7 @@ def test_a_kappa_sweep_is_reported_with_one_row_per_kappa(kappa_sweep, tmp_path)
     for run, kappa in (("0", "0.5"), ("1", "2")):
         metrics = json.loads((kappa_sweep / run / "metrics.json").read_text())
         cell = f"{metrics['ode/sinkhorn/mean']:.4f} (floor {metrics['sinkhorn_floor/mean']:.4f}"
-        assert f"| VP-κ={kappa} | ODE rk45 rtol=0.001 atol=0.001 | {cell}" in text
+        assert f"| VP-κ={kappa} | DPM-Solver++(3M) 20 steps logsnr | {cell}" in text
     assert "settings" not in text  # κ is in the label: nothing else differs
     assert (tmp_path / "report.md").read_text() == text.removesuffix(
         f"\n\nwritten: {tmp_path}/report.md\n"
@@ -59,24 +59,24 @@ def copy_run(run, to, **changes):
 
 
 def test_a_sweep_over_a_sampler_setting_or_any_value_gives_labelled_rows(kappa_sweep, tmp_path):
-    """Runs of one κ that differ in the ODE's rtol, in the learning rate, or in nothing (two runs of one
+    """Runs of one κ that differ in the ODE's steps, in the learning rate, or in nothing (two runs of one
     setting): one row each, labelled by the sampler, a settings column and the run's directory name."""
     run = kappa_sweep / "0"
     sweep = tmp_path / "sweep"
     copy_run(run, sweep / "a")
-    copy_run(run, sweep / "b", **{"sampler.ode.rtol": 1e-4})
+    copy_run(run, sweep / "b", **{"sampler.ode.steps": 15})
     copy_run(run, sweep / "c", **{"optimizer.lr": 1e-4})
     copy_run(run, sweep / "d")
     text = report(sweep, tmp_path / "out")
     table = text.split("\n\n")[2].splitlines()
     assert table[0] == "| formulation | sampler | settings | tanh |"
     labels = [row.split(" | ")[:3] for row in table[2:]]
-    ode = "ODE rk45 rtol=0.001 atol=0.001"
+    ode = "DPM-Solver++(3M) 20 steps logsnr"
     assert labels == [
-        ["| VP-κ=0.5", "ODE rk45 rtol=0.0001 atol=0.001", "optimizer.lr=0.001"],
+        ["| VP-κ=0.5", "DPM-Solver++(3M) 15 steps logsnr", "optimizer.lr=0.003"],
         ["| VP-κ=0.5", ode, "optimizer.lr=0.0001"],
-        ["| VP-κ=0.5", ode, "optimizer.lr=0.001, run a"],
-        ["| VP-κ=0.5", ode, "optimizer.lr=0.001, run d"],
+        ["| VP-κ=0.5", ode, "optimizer.lr=0.003, run a"],
+        ["| VP-κ=0.5", ode, "optimizer.lr=0.003, run d"],
     ]
     assert (tmp_path / "out" / "sinkhorn_vs_floor.png").is_file()
 

@@ -9,6 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from diffinv.report import report
+from diffinv.training.checkpoint import read_checkpoint
 from tests.helpers.runs import NOT_ABOUT_THIS_RUN, run_module
 
 
@@ -52,9 +53,13 @@ def test_train_writes_finite_metrics_figures_config_and_checkpoint(trained_run):
     }
     assert (run / "checkpoints" / "final.ckpt").is_file()
     assert "sigma_max: 12.0" in (run / "config.yaml").read_text()
-    config = OmegaConf.load(run / "config.yaml")  # sigma_data: auto, resolved to the measured scale
-    assert isinstance(config.loss.sigma_data, float) and config.model.sigma_data == config.loss.sigma_data
-    assert 0.1 < config.loss.sigma_data < 2 and "sigma_data (auto)" in (run / "train.log").read_text()
+    # sigma_data: auto as asked in config.yaml; the measured scale in the checkpoint's config and the log
+    assert OmegaConf.load(run / "config.yaml").loss.sigma_data == "auto"
+    config = read_checkpoint(run / "checkpoints" / "final.ckpt")["diffinv"]["config"]
+    assert isinstance(config["loss"]["sigma_data"], float)
+    assert config["model"]["sigma_data"] == config["loss"]["sigma_data"]
+    scale = f"sigma_data (auto): {config['loss']['sigma_data']:.4g}"
+    assert 0.1 < config["loss"]["sigma_data"] < 2 and scale in (run / "train.log").read_text()
     assert metrics["data/noise"] == 0 and metrics["data/noise_std"] == 0
     assert "train/loss" in (run / "csv" / "version_0" / "metrics.csv").read_text()
 
@@ -72,12 +77,12 @@ def test_the_run_is_named_with_its_parameters_in_its_log_and_wandb(trained_run):
     """train.log names the run by its label (formulation and sampler settings, noise in both units), and
     W&B's run name is the same label (conf/logger/wandb.yaml)."""
     _, run, _ = trained_run
-    label = "tanh · VE σ_max=12 · ODE rk45 rtol=0.001 atol=0.001 + SDE 20 steps"
+    label = "tanh · VE σ_max=12 · DPM-Solver++(3M) 20 steps logsnr + SDE-DPM-Solver++(2M) 20 steps logsnr"
     assert f"run: {label} · noise 0 % (σ_n = 0)" in (run / "train.log").read_text()
     (offline,) = list((run / "wandb").glob("offline-run-*"))
     (log,) = list(offline.glob("run-*.wandb"))
     assert label.encode() in log.read_bytes()
-    assert f"name: {label}" in (run / "config.yaml").read_text()
+    assert OmegaConf.load(run / "config.yaml").logger.wandb.name == label
 
 
 def test_wandb_offline_run_directory_has_config_metrics_and_figures(trained_run):
@@ -112,7 +117,7 @@ def test_report_puts_the_floor_beside_each_cell(trained_run, tmp_path):
     _, run, _ = trained_run
     text = report(run, tmp_path)
     metrics = json.loads((run / "metrics.json").read_text())
-    ode, sde = "ODE rk45 rtol=0.001 atol=0.001", "SDE 20 steps"  # debug=fast's ODE tolerances
+    ode, sde = "DPM-Solver++(3M) 20 steps logsnr", "SDE-DPM-Solver++(2M) 20 steps logsnr"
     assert (
         f"| VE σ_max=12 | {ode} | {metrics['ode/sinkhorn/mean']:.4f} "
         f"(floor {metrics['sinkhorn_floor/mean']:.4f}" in text
