@@ -52,7 +52,11 @@ def run_module(
 
 
 def compose_train(*overrides: str, hydra_config: bool = False):
-    """The config ``python -m diffinv.train <overrides>`` runs with (Hydra's compose API)."""
+    """The config ``python -m diffinv.train <overrides>`` runs with (Hydra's compose API), its resolvers
+    registered as ``diffinv.train`` registers them (a test file run alone has not imported it)."""
+    from diffinv.run.resolvers import register_resolvers
+
+    register_resolvers()
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         return compose("train", overrides=list(overrides), return_hydra_config=hydra_config)
 
