@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from diffinv.data.source import ensure_dataset
-from diffinv.problems.evaluator import run_evaluator
+from diffinv.problems.evaluator import announce, run_evaluator
 from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
@@ -45,6 +45,7 @@ def evaluate(cfg: DictConfig) -> dict:
     out = Path(cfg.paths.output_dir)
     trailer = f"# evaluated from checkpoint: {cfg.ckpt}\n"
     if start_run_dir(cfg.resume, out, run_cfg, trailer) and (done := completed_metrics(out)) is not None:
+        announce(run_cfg, done, out)
         return done
 
     datamodule = instantiate(run_cfg.data, path=str(ensure_dataset(run_cfg)))
@@ -53,7 +54,7 @@ def evaluate(cfg: DictConfig) -> dict:
     metrics = run_evaluator(run_cfg, model.module, datamodule, out)
     metrics["train/steps"] = float(model.global_step)
     write_json(out / "metrics.json", metrics)
-    print(f"results: {out.resolve()}")
+    announce(run_cfg, metrics, out)
     return metrics
 
 

@@ -6,7 +6,9 @@
 
 writes ``samples.h5`` (docs/design.md §6: the measurements, their masks, per sampler the posterior mean, std
 and every sample, physical units), ``figures/posterior.png`` (drawn by the problem's evaluator) and
-``summary.json`` into the run directory. In Python (the same path)::
+``summary.json`` (docs/usage.md §6) into the run directory. The checkpoint and the readings are checked
+before anything is written; a call that stops on bad input leaves no run directory. In Python (the same
+path)::
 
     from diffinv import load_model, posterior_samples, read_measurement
     model = load_model("…/final.ckpt")
@@ -33,7 +35,7 @@ from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
 from diffinv.run.resolvers import register_resolvers
-from diffinv.run.resume import completed_metrics, start_run_dir
+from diffinv.run.resume import completed_metrics, discard_run_dir, start_run_dir
 from diffinv.training.checkpoint import load_model
 from diffinv.training.posterior import CHUNK_DIR, check_measurement, posterior_samples, write_samples
 
@@ -43,17 +45,22 @@ N_FIGURE_MEASUREMENTS = 4  # measurements drawn in figures/posterior.png
 
 
 def infer(cfg: DictConfig) -> dict:
-    """The command line: read, sample, write ``samples.h5``, ``figures/posterior.png``, ``summary.json``."""
+    """The command line: check, read, sample, write ``samples.h5``, ``figures/posterior.png``,
+    ``summary.json``."""
     torch.set_num_threads(cfg.torch_threads)
     out = Path(cfg.paths.output_dir)
+    try:  # everything checked before the run directory is written to
+        model = load_model(cfg.ckpt, sampler=OmegaConf.select(cfg, "sampler"))
+        readings = read_measurement(cfg.measurement, cfg.measurement_key)
+        y, mask = check_measurement(model, readings, source=f"measurement: {cfg.measurement}")
+    except BaseException:  # bad input, or interrupted: no run directory left behind
+        discard_run_dir(out)
+        raise
     if start_run_dir(cfg.resume, out, cfg) and (done := completed_metrics(out, "summary.json")) is not None:
         return done
-    model = load_model(cfg.ckpt, sampler=OmegaConf.select(cfg, "sampler"))
     log.info(
         "model: %s, trained on readings with %s: yours should carry the same", model.label, model.noise_label
     )
-    y = read_measurement(cfg.measurement, cfg.measurement_key)
-    mask = check_measurement(model, y, source=f"measurement: {cfg.measurement}")
     sampler_name = next(iter(model.module.samplers))
     chunks = out / CHUNK_DIR / sampler_name
     x = posterior_samples(model, y, cfg.n_samples, cfg.seed, cfg.chunk_size, chunk_dir=chunks)
@@ -67,6 +74,9 @@ def infer(cfg: DictConfig) -> dict:
         x[shown], out / "figures" / "posterior.png", title, mask=None if mask is None else mask[shown]
     )
     summary = {
+        "ckpt": str(Path(model.source).resolve()),
+        "problem": model.config.problem.name,
+        "measurement": str(Path(cfg.measurement).resolve()),
         "n_measurements": len(y),
         "n_samples": cfg.n_samples,
         "sampler": sampler_name,
@@ -74,7 +84,7 @@ def infer(cfg: DictConfig) -> dict:
         "trained_noise_std": model.noise_std,
     }
     write_json(out / "summary.json", summary)
-    print(f"results: {out.resolve()} (samples.h5, figures/posterior.png)")
+    print(f"results: {out.resolve()} (samples.h5, figures/posterior.png, summary.json)")
     return summary
 
 

@@ -20,7 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from diffinv.data.source import ensure_dataset
-from diffinv.problems.evaluator import run_evaluator
+from diffinv.problems.evaluator import announce, evaluator_class, run_evaluator
 from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
@@ -28,22 +28,22 @@ from diffinv.run.labels import noise_label, run_label
 from diffinv.run.resolvers import register_resolvers
 from diffinv.run.resume import completed_metrics, latest_checkpoint, start_run_dir
 from diffinv.run.validation import validate
+from diffinv.training.loggers import WandbLogger
 from diffinv.training.module import ScoreModule, build_module
 
 log = logging.getLogger(__name__)
 register_resolvers()
 
 
-def publish(metrics: dict, loggers: list, out: Path) -> None:
-    """``metrics.json`` (atomic) and every logger; W&B also receives the figures."""
+def publish(metrics: dict, headline: dict, loggers: list, out: Path) -> None:
+    """``metrics.json`` (atomic) and every logger: W&B receives the figures and the ``headline`` numbers as
+    its run summary (:class:`diffinv.training.loggers.WandbLogger`), the others every metric."""
     write_json(out / "metrics.json", metrics)
     for logger in loggers:
-        logger.log_metrics(metrics)
-        if isinstance(logger, pl.loggers.WandbLogger):
-            figures = sorted((out / "figures").glob("*.png"))
-            logger.log_image(
-                key="figures", images=[str(p) for p in figures], caption=[p.stem for p in figures]
-            )
+        if isinstance(logger, WandbLogger):
+            logger.publish(sorted((out / "figures").glob("*.png")), headline)
+        else:
+            logger.log_metrics(metrics)
         logger.save()
         logger.finalize("success")
 
@@ -72,6 +72,7 @@ def train(cfg: DictConfig) -> dict:
     out = Path(cfg.paths.output_dir)
     resuming = start_run_dir(cfg.resume, out, cfg)
     if resuming and (done := completed_metrics(out)) is not None:
+        announce(cfg, done, out)
         return done
     datamodule = instantiate(cfg.data, path=str(ensure_dataset(cfg)))
     datamodule.setup("fit")
@@ -95,9 +96,8 @@ def train(cfg: DictConfig) -> dict:
     if trainer.global_rank != 0:  # data-parallel training: one process samples, scores and writes
         return fit_metrics
     metrics = run_evaluator(cfg, module, datamodule, out) | fit_metrics
-    publish(metrics, loggers, out)
-    log.info("results in %s (metrics.json, figures/, checkpoints/final.ckpt)", out)
-    print(f"results: {out.resolve()}")
+    publish(metrics, evaluator_class(cfg).headline(metrics), loggers, out)
+    announce(cfg, metrics, out)
     return metrics
 
 

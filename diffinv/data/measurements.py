@@ -1,5 +1,6 @@
 """Measurements a user brings (docs/usage.md §6): one measurement per row, physical units, NaN for a
-switched-off sensor, from CSV (comma-separated), NPY (read without pickle) or HDF5 (one dataset)."""
+switched-off sensor, from CSV (comma-separated, a header row of names allowed), NPY (read without pickle) or
+HDF5 (one dataset)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def read_measurement(path: str | Path, key: str = "y") -> np.ndarray:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            values = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+            values = _read_csv(path)
         elif suffix == ".npy":
             values = np.load(path, allow_pickle=False)
         elif suffix in (".h5", ".hdf5"):
@@ -35,6 +36,25 @@ def read_measurement(path: str | Path, key: str = "y") -> np.ndarray:
         raise
     except (ValueError, OSError) as exc:
         raise MeasurementError(f"measurement: {path} could not be read as {suffix} ({exc})") from exc
+    if np.asarray(values).size == 0:
+        raise MeasurementError(f"measurement: {path} holds no readings")
     if not np.issubdtype(np.asarray(values).dtype, np.number):
         raise MeasurementError(f"measurement: {path} holds {np.asarray(values).dtype} values, not numbers")
     return np.atleast_2d(np.asarray(values, dtype=np.float64))
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    """Comma-separated rows; a first row with a cell that is neither empty nor a number (``s1,s2,…``) is a
+    header and skipped. A UTF-8 byte-order mark (spreadsheet exports) is dropped."""
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    header = bool(lines) and any(not _is_number(cell) for cell in lines[0].split(",") if cell.strip())
+    rows = [line for line in lines[int(header) :] if line.strip()]
+    return np.loadtxt(rows, delimiter=",", dtype=np.float64, ndmin=2) if rows else np.empty((0, 0))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

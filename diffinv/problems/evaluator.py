@@ -1,28 +1,37 @@
 """The evaluator interface every problem family implements (docs/design.md §1).
 
 A problem's config names its evaluator (``problem.evaluator._target_``) with the family's own settings;
-``diffinv.train`` and ``diffinv.evaluate`` call it the same way for every family, ``diffinv.infer`` asks it
-for the posterior figure of a user's measurements, and ``diffinv.report`` asks the evaluator class named in
-the runs' configs for the family's report. Nothing looks at metric names or config values to tell families
-apart.
+``diffinv.train`` and ``diffinv.evaluate`` call it the same way for every family and end with its summary of
+the headline numbers (:meth:`Evaluator.summary`), ``diffinv.infer`` asks it for the posterior figure of a
+user's measurements, and ``diffinv.report`` asks the evaluator class named in the runs' configs for the
+family's report. Nothing looks at metric names or config values to tell families apart.
 """
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig
 
 from diffinv.data.datamodule import PairedDataModule
 from diffinv.training.module import ScoreModule
 from diffinv.training.posterior import SamplingPlan
 
+log = logging.getLogger(__name__)
+
+# What every run reports besides its family's headline: metric key (docs/design.md §7) -> how it is shown.
+RUN_NUMBERS = {"time/train_s": "{} s", "train/steps": "{} steps", "train/final_loss": "final loss {}"}
+
 
 class Evaluator(ABC):
     needs_clean_measurements: bool = False  # True: scored against clean test y, so train with data.noise = 0
+    # The columns of the run's summary (docs/usage.md §2): label -> metric key, where "{sampler}" stands for
+    # each sampler's name; a key without it (a floor, the prior std) is the same in every row.
+    headline_columns: dict[str, str] = {}
 
     @abstractmethod
     def __call__(
@@ -43,6 +52,31 @@ class Evaluator(ABC):
     def report(rows: list[dict], directory: Path, out: Path) -> str:
         """The family's markdown report (and figures) of ``rows`` (:func:`diffinv.run.records.collect`)."""
 
+    @classmethod
+    def headline(cls, metrics: dict[str, float]) -> dict[str, float]:
+        """The headline numbers of a run's ``metrics`` under their own keys (docs/design.md §7): the
+        :attr:`headline_columns` of each sampler, then the run's training numbers; keys the run did not
+        compute (e.g. the exact-posterior ratios of a clipped flux dataset) are left out."""
+        keys = [key.format(sampler=s) for s in samplers(metrics) for key in cls.headline_columns.values()]
+        keys += RUN_NUMBERS
+        return {key: metrics[key] for key in dict.fromkeys(keys) if key in metrics}
+
+    @classmethod
+    def summary(cls, metrics: dict[str, float]) -> str:
+        """The headline numbers as a small aligned table, one row per sampler, and a line of the run's
+        training numbers (docs/usage.md §2)."""
+        headline, names = cls.headline(metrics), samplers(metrics)
+        columns = {
+            label: key
+            for label, key in cls.headline_columns.items()
+            if any(key.format(sampler=s) in headline for s in names)
+        }
+        rows = [
+            [s, *(_number(headline.get(key.format(sampler=s))) for key in columns.values())] for s in names
+        ]
+        run = [shown.format(_number(headline[key])) for key, shown in RUN_NUMBERS.items() if key in headline]
+        return aligned(["sampler", *columns], rows) + (f"\ntraining: {', '.join(run)}" if run else "")
+
 
 def run_evaluator(cfg: DictConfig, module: ScoreModule, datamodule: PairedDataModule, out: Path) -> dict:
     """The run's evaluator (``cfg.problem.evaluator``) with the run's sampling plan (``cfg.evaluation``); its
@@ -51,3 +85,39 @@ def run_evaluator(cfg: DictConfig, module: ScoreModule, datamodule: PairedDataMo
     evaluator: Evaluator = instantiate(cfg.problem.evaluator)
     metrics = evaluator(module, datamodule, Path(out), SamplingPlan(**cfg.evaluation))
     return metrics | {"data/noise": datamodule.noise, "data/noise_std": datamodule.noise_std}
+
+
+def samplers(metrics: dict[str, float]) -> list[str]:
+    """The samplers a run evaluated, in its order: every one has ``<sampler>/time/sample_s``."""
+    return [key.removesuffix("/time/sample_s") for key in metrics if key.endswith("/time/sample_s")]
+
+
+def aligned(header: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table: the first column left-aligned, the others right-aligned, two spaces apart."""
+    table = [header, *rows]
+    widths = [max(len(row[j]) for row in table) for j in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            [row[0].ljust(widths[0]), *(cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True))]
+        )
+        for row in table
+    )
+
+
+def _number(value: float | None) -> str:
+    """Four significant digits; whole numbers and numbers from 1000 up without decimals."""
+    if value is None:
+        return "–"
+    return f"{value:.0f}" if abs(value) >= 1000 or float(value).is_integer() else f"{value:.4g}"
+
+
+def evaluator_class(cfg: DictConfig) -> type[Evaluator]:
+    """The class of the run's evaluator (``cfg.problem.evaluator._target_``), for what needs no instance."""
+    return get_class(cfg.problem.evaluator._target_)
+
+
+def announce(cfg: DictConfig, metrics: dict[str, float], out: Path) -> None:
+    """The end of a run of ``diffinv.train`` or ``diffinv.evaluate``: the evaluator's summary of
+    ``metrics`` into the log (console and ``<task>.log``), then ``results: DIR`` (docs/usage.md §2)."""
+    log.info("summary (every number: metrics.json)\n%s", evaluator_class(cfg).summary(metrics))
+    print(f"results: {out.resolve()}")

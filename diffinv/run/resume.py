@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from diffinv.run.errors import ConfigError
@@ -46,6 +48,15 @@ def start_run_dir(resume: str | None, out: Path, cfg: DictConfig, trailer: str =
             )
     write_text(previous, OmegaConf.to_yaml(cfg, resolve=True) + trailer)
     return True
+
+
+def discard_run_dir(out: Path) -> None:
+    """Remove ``out`` if it holds nothing but what Hydra made when the job started (``.hydra/`` and the
+    job's log file): what a call that stopped on bad input before writing anything leaves. A directory with
+    anything else in it (a run being resumed, a folder of the user's) is left as it is."""
+    made = {".hydra"} | ({f"{HydraConfig.get().job.name}.log"} if HydraConfig.initialized() else set())
+    if out.is_dir() and {p.name for p in out.iterdir()} <= made:
+        shutil.rmtree(out)
 
 
 def differing_keys(before: DictConfig, now: DictConfig) -> list[str]:

@@ -103,21 +103,27 @@ def read_chunk(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     return x.astype(np.float64)
 
 
-def check_measurement(model: TrainedModel, y: np.ndarray, source: str = "measurement") -> np.ndarray | None:
-    """The mask (True = sensor on) that ``y`` (n, m) implies, once checked against ``model``; None when the
-    model takes no masks and every reading is given."""
+def check_measurement(
+    model: TrainedModel, y: np.ndarray, source: str = "measurement"
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``y`` as rows (n, m) of the model's m readings, once checked against ``model``, and the mask it
+    implies (True = sensor on; None when the model takes no masks and every reading is given). One
+    measurement given as one column (m, 1) is read as the row it is (docs/usage.md §6)."""
     expected = model.module.network.y_dim
+    if y.shape == (expected, 1) and expected > 1:
+        y = y.T
     if y.ndim != 2 or y.shape[1] != expected:
+        shape = "" if expected == 1 else f" of {expected} readings (or a single measurement as one column)"
         raise MeasurementError(
             f"{source}: readings of shape {y.shape}, the model ({model.config.problem.name}, {model.source}) "
-            f"takes {expected} readings per measurement"
+            f"takes {expected} readings per measurement; give one measurement per row{shape}"
         )
     if np.isinf(y).any():
         row, col = np.argwhere(np.isinf(y))[0]
         raise MeasurementError(f"{source}: reading {col} of measurement {row} is infinite")
     off = np.isnan(y)
     if not off.any():
-        return np.ones_like(y, dtype=bool) if model.takes_masks else None
+        return y, (np.ones_like(y, dtype=bool) if model.takes_masks else None)
     if not model.takes_masks:
         row = int(np.argwhere(off)[0][0])
         raise MeasurementError(
@@ -125,7 +131,7 @@ def check_measurement(model: TrainedModel, y: np.ndarray, source: str = "measure
             f"{np.flatnonzero(off[row]).tolist()}, but the model ({model.config.problem.name}) was trained "
             "with every sensor on; use a many-operator model (problem=advdiff_multiop) or give every reading"
         )
-    return ~off
+    return y, ~off
 
 
 def posterior_samples(
@@ -139,8 +145,7 @@ def posterior_samples(
     """Posterior samples (n, n_samples, d) in physical units for measurements ``y`` (m,) or (n, m) in physical
     units (NaN = switched-off sensor), with the model's first sampler. ``chunk_dir`` keeps finished batches
     (a rerun reuses them)."""
-    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
-    mask = check_measurement(model, y)
+    y, mask = check_measurement(model, np.atleast_2d(np.asarray(y, dtype=np.float64)))
     (sampler, *_) = model.module.samplers.values()
     y_in = network_measurements(model.y_norm, np.nan_to_num(y, nan=0.0), mask)
     plan = SamplingPlan(n_samples=n_samples, chunk_size=chunk_size, seed=seed)
@@ -161,17 +166,16 @@ def write_samples(
 ) -> Path:
     """``out/samples.h5`` in the one schema (docs/design.md §6), then the sampled batches removed.
 
-    Root: ``y`` (n, m) measurements in physical units, ``mask`` (n, m) when the model takes masks, ``truth``
-    (n, d) when known, ``cases`` (k,) the rows whose samples are kept; attributes ``attrs`` (e.g.
-    ``noise_std``). One group per sampler: ``mean`` and ``std`` (n, d) of every row, ``samples``
-    (k, n_samples, d) float32 of the kept rows. Everything in physical units.
+    Root: ``y`` (n, m) measurements in physical units, ``mask`` (n, m) bool, True where the sensor is on
+    (``mask=None``: every sensor), ``truth`` (n, d) when known, ``cases`` (k,) the rows whose samples are
+    kept; attributes ``attrs`` (e.g. ``noise_std``). One group per sampler: ``mean`` and ``std`` (n, d) of
+    every row, ``samples`` (k, n_samples, d) float32 of the kept rows. Everything in physical units.
     """
 
     def write(tmp: str) -> None:
         with h5py.File(tmp, "w") as f:
             f.create_dataset("y", data=y)
-            if mask is not None:
-                f.create_dataset("mask", data=mask)
+            f.create_dataset("mask", data=np.ones(y.shape, dtype=bool) if mask is None else mask)
             if truth is not None:
                 f.create_dataset("truth", data=truth)
             f.create_dataset("cases", data=np.asarray(cases))

@@ -1,10 +1,12 @@
 """Running the real entry points from tests: the repository root, the config tree, ``run_module`` (a
-subprocess, as a user runs it), composing the training config, small FEniCSx datasets, short training runs."""
+subprocess, as a user runs it), composing the training config, small FEniCSx datasets, short training runs,
+the summary table a run ends with."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,9 +31,14 @@ NOT_ABOUT_THIS_RUN = (
 )
 
 
-def run_module(module: str, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python -m <module> <overrides>`` from the repository root, W&B offline; asserts it succeeded."""
-    env = os.environ | {"PYTHONPATH": str(ROOT), "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+def run_module(
+    module: str, *overrides: str, timeout: float = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """``python -m <module> <overrides>`` from the repository root, W&B offline and silent unless ``env``
+    says otherwise; asserts it succeeded."""
+    env = (
+        os.environ | {"PYTHONPATH": str(ROOT), "WANDB_MODE": "offline", "WANDB_SILENT": "true"} | (env or {})
+    )
     result = subprocess.run(
         [sys.executable, "-m", module, *overrides],
         cwd=ROOT,
@@ -45,7 +52,11 @@ def run_module(module: str, *overrides: str, timeout: float = 300) -> subprocess
 
 
 def compose_train(*overrides: str, hydra_config: bool = False):
-    """The config ``python -m diffinv.train <overrides>`` runs with (Hydra's compose API)."""
+    """The config ``python -m diffinv.train <overrides>`` runs with (Hydra's compose API), its resolvers
+    registered as ``diffinv.train`` registers them (a test file run alone has not imported it)."""
+    from diffinv.run.resolvers import register_resolvers
+
+    register_resolvers()
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         return compose("train", overrides=list(overrides), return_hydra_config=hydra_config)
 
@@ -74,3 +85,18 @@ def train(root, *overrides, timeout: float = 300):
         timeout=timeout,
     )
     return run, json.loads((run / "metrics.json").read_text())
+
+
+def summary_rows(text: str) -> dict[str, dict[str, str]]:
+    """The summary table a run ends with (docs/usage.md §2), found in a console or log ``text``:
+    sampler -> column -> the number shown."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("sampler  "))
+    header = re.split(r"\s{2,}", lines[start].strip())
+    rows = {}
+    for line in lines[start + 1 :]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) != len(header):
+            break
+        rows[cells[0]] = dict(zip(header[1:], cells[1:], strict=True))
+    return rows

@@ -186,10 +186,15 @@ def test_data_that_does_not_match_the_checkpoint(
 
 
 MEASUREMENT_CASES = {
-    "wrong length": ("m.csv", "0.1,0.2,0.3\n", "takes 1 readings per measurement"),
+    "wrong length": (
+        "m.csv",
+        "0.1,0.2,0.3\n",
+        "takes 1 readings per measurement; give one measurement per row",
+    ),
     "sensor off for a single-operator model": ("m.csv", "nan\n", "trained with every sensor on"),
     "infinite reading": ("m.npy", np.array([[np.inf]]), "is infinite"),
-    "not numbers": ("m.csv", "a,b\n", "could not be read"),
+    "not numbers": ("m.csv", "0.1\nx\n", "could not be read"),
+    "a header and no readings": ("m.csv", "s1\n", "holds no readings"),
     "unknown format": ("m.txt", "0.1\n", "unknown format '.txt'"),
     "missing HDF5 dataset": ("m.h5", None, "has no dataset 'y'"),
     "missing file": ("absent.csv", False, "does not exist"),
@@ -209,7 +214,17 @@ def test_bad_measurements_are_named(name, content, message, tanh_checkpoint, tmp
     fails(infer.main, f"ckpt={tanh_checkpoint}", f"measurement={path}", f"hydra.run.dir={tmp_path / 'out'}")
     err = capsys.readouterr().err
     assert err.startswith("error: measurement") and message in err and str(path) in err
-    assert not (tmp_path / "out" / "samples.h5").exists()
+    assert not (tmp_path / "out").exists()  # checked before anything is written: no run directory left
+
+
+def test_a_failed_inference_leaves_a_directory_it_did_not_make_as_it_was(tanh_checkpoint, tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    (tmp_path / "m.csv").write_text("0.1,0.2\n")
+    fails(infer.main, f"ckpt={tanh_checkpoint}", f"measurement={tmp_path / 'm.csv'}", f"hydra.run.dir={out}")
+    assert capsys.readouterr().err.startswith("error: measurement")
+    assert (out / "notes.txt").read_text() == "keep me" and not (out / "config.yaml").exists()
 
 
 def test_data_generation_names_the_bad_value(tmp_path, capsys):

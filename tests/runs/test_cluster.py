@@ -4,6 +4,7 @@ one process, and a Hydra multirun through the submitit launcher (``submitit_loca
 
 import csv
 import json
+import shlex
 
 import numpy as np
 
@@ -39,9 +40,9 @@ def test_ddp_on_two_cpu_processes_trains_like_one_process(tmp_path):
     assert np.isfinite(ddp["ode/sinkhorn/mean"])
 
 
-def test_multirun_through_the_submitit_launcher(tmp_path):
+def test_multirun_through_the_submitit_launcher_ends_with_the_report_command(tmp_path):
     sweep = tmp_path / "sweep"
-    run_module(
+    result = run_module(
         "diffinv.train",
         "-m",
         "hydra/launcher=submitit_local",
@@ -49,7 +50,7 @@ def test_multirun_through_the_submitit_launcher(tmp_path):
         "debug=fast",
         "problem=tanh",
         "problem.evaluator.exact_sinkhorn=false",
-        "seed=0,1",
+        "formulation=ve,vp",
         f"paths.root_dir={tmp_path}",
         f"hydra.sweep.dir={sweep}",
     )
@@ -57,3 +58,10 @@ def test_multirun_through_the_submitit_launcher(tmp_path):
         metrics = json.loads((sweep / job / "metrics.json").read_text())
         assert np.isfinite(metrics["ode/sinkhorn/mean"])
     assert list((sweep / ".submitit").glob("*/*_result.pkl"))  # submitit's own job records
+    *_, results, command = result.stdout.splitlines()  # the sweep's last words (docs/usage.md §2)
+    assert results == f"results: {sweep}" and command == f"report: python -m diffinv.report {sweep}"
+    python, flag, module, *arguments = shlex.split(command.removeprefix("report: "))
+    assert (python, flag) == ("python", "-m")
+    report = run_module(module, *arguments)  # the printed command, as printed
+    assert "| VE | ODE |" in report.stdout and "| VP | ODE |" in report.stdout
+    assert (sweep / "report.md").is_file()

@@ -15,7 +15,15 @@ from hydra import compose, initialize_config_dir
 from diffinv.data.schema import read_dataset
 from diffinv.data.source import ensure_dataset
 from diffinv.report import report
-from tests.helpers.runs import CONF, NOT_ABOUT_THIS_RUN, compose_train, make_data, run_module, train
+from tests.helpers.runs import (
+    CONF,
+    NOT_ABOUT_THIS_RUN,
+    compose_train,
+    make_data,
+    run_module,
+    summary_rows,
+    train,
+)
 
 PER_SAMPLER = (
     "rel_mae/mean",
@@ -99,12 +107,26 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
         assert f.attrs["noise"] == 0.05 and f.attrs["noise_std"] == pytest.approx(noise_std, rel=1e-12)
         truth, mean = f["truth"][()], f["ode/mean"][()]
         assert f["sde/samples"].shape == (3, 50, 30) and f["sde/std"].shape == (5, 30)
-        assert "mask" not in f
+        assert f["mask"].shape == (5, 30) and f["mask"][()].all()  # a single operator: every sensor on
     np.testing.assert_array_equal(truth, dataset.test.x[:5])
     rel_mae = np.abs(mean - truth).mean(axis=0) / truth.mean()  # samples.h5 and metrics tell one story
     assert metrics["ode/rel_mae/mean"] == pytest.approx(rel_mae.mean(), rel=1e-12)
     figures = {p.name for p in (run / "figures").iterdir()}
     assert figures == {"flux_cases_ode.png", "flux_cases_sde.png", "calibration.png"}
+    columns = {  # the summary at the end of train.log (docs/usage.md §2): per sampler, exact ratios included
+        "rel. error": "rel_mae/mean",
+        "post std": "post_std/mean",
+        "cov ±1σ": "coverage/1sigma",
+        "cov ±2σ": "coverage/2sigma",
+        "std ratio": "exact/std_ratio",
+        "mean-err ratio": "exact/mean_err_ratio",
+        "sample s": "time/sample_s",
+    }
+    assert summary_rows((run / "train.log").read_text()) == {
+        s: {label: f"{metrics[f'{s}/{key}']:.4g}" for label, key in columns.items()}
+        | {"prior std": f"{metrics['prior_std/mean']:.4g}"}
+        for s in ("ode", "sde")
+    }
 
 
 @pytest.mark.fem
@@ -135,6 +157,8 @@ def test_the_default_run_is_the_flux_demo_with_its_data_made_on_first_use(tmp_pa
     assert {p.name for p in (run / "figures").iterdir()} == {"flux_cases_sde.png", "calibration.png"}
     console = result.stdout + result.stderr
     assert f"results: {run}" in console and [s for s in NOT_ABOUT_THIS_RUN if s in console] == []
+    (row,) = summary_rows(result.stdout).values()  # a clipped prior: no exact-posterior columns
+    assert list(row) == ["rel. error", "post std", "prior std", "cov ±1σ", "cov ±2σ", "sample s"]
 
 
 @pytest.mark.fem

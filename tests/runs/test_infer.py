@@ -1,6 +1,10 @@
-"""Your own measurement (``diffinv.infer``): the three file formats, physical units, and NaN readings as
-switched-off sensors of a many-operator model — checked against the evaluator's posterior for the same
-measurements, seeds and batches."""
+"""Your own measurement (``diffinv.infer``): the three file formats, a header row, one measurement as one
+column, physical units, NaN readings as switched-off sensors of a many-operator model — checked against the
+evaluator's posterior for the same measurements, seeds and batches — and the files it writes against their
+documentation (docs/design.md §6, docs/usage.md §6)."""
+
+import json
+import re
 
 import json
 
@@ -10,7 +14,9 @@ import pytest
 import torch
 
 from diffinv import load_model, posterior_samples, read_measurement
-from tests.helpers.runs import make_data, run_module, train
+from diffinv.data.measurements import MeasurementError
+from diffinv.training.posterior import check_measurement
+from tests.helpers.runs import ROOT, make_data, run_module, train
 
 N_SAMPLES, SEED = 50, 12345  # the evaluator seeds batch i with evaluation.seed + i (12345 by default)
 
@@ -28,6 +34,80 @@ def test_csv_npy_and_hdf5_measurements_read_alike(tmp_path):
     assert read_measurement(tmp_path / "one.csv").shape == (1, 2)
 
 
+def test_a_header_row_is_skipped_and_nothing_else(tmp_path):
+    """A first row with names is a header (also after a spreadsheet's byte-order mark); a first row with a
+    missing reading is data, and stops the read."""
+    (tmp_path / "named.csv").write_text("s1,s2,s3\n0.5,nan,-1.25\n\n2,3,4\n")
+    (tmp_path / "excel.csv").write_text("\ufeffs1,s2,s3\r\n0.5,nan,-1.25\r\n2,3,4\r\n", encoding="utf-8")
+    (tmp_path / "bom.csv").write_text("\ufeff0.5,nan,-1.25\n2,3,4\n", encoding="utf-8")
+    for name in ("named.csv", "excel.csv", "bom.csv"):
+        np.testing.assert_array_equal(read_measurement(tmp_path / name), [[0.5, np.nan, -1.25], [2, 3, 4]])
+    (tmp_path / "gap.csv").write_text("0.5,,-1.25\n2,3,4\n")
+    with pytest.raises(MeasurementError, match="could not be read as .csv"):
+        read_measurement(tmp_path / "gap.csv")
+
+
+def documented_names(page: str, caption: str) -> set[str]:
+    """The names in the first column of the markdown table that follows ``caption`` on ``docs/<page>``."""
+    lines = (ROOT / "docs" / page).read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if caption in line)
+    table = next(i for i in range(start, len(lines)) if lines[i].startswith("|"))
+    names = set()
+    for line in lines[table + 2 :]:  # after the header and the |---| line
+        if not line.startswith("|"):
+            break
+        names |= set(re.findall(r"`([^`]+)`", line.split("|")[1]))
+    return names
+
+
+def written_names(path) -> set[str]:
+    with h5py.File(path) as f:
+        names = set()
+        f.visit(names.add)
+    return names
+
+
+@pytest.fixture(scope="module")
+def tanh_run(tmp_path_factory):
+    run, _ = train(tmp_path_factory.mktemp("tanh"), "problem=tanh", "evaluation.n_samples=50")
+    return run
+
+
+def test_infer_writes_the_documented_samples_and_summary(tanh_run, tmp_path):
+    """Readings with a header row through the real command; ``samples.h5`` holds the names of
+    docs/design.md §6 (no ``truth``: a user's readings), ``summary.json`` the keys of docs/usage.md §6."""
+    (tmp_path / "readings.csv").write_text("y\n-0.6\n0.6\n1.2\n")
+    out = tmp_path / "infer"
+    ckpt = tanh_run / "checkpoints" / "final.ckpt"
+    result = run_module(
+        "diffinv.infer", f"ckpt={ckpt}", f"measurement={tmp_path / 'readings.csv'}", "n_samples=30",
+        f"hydra.run.dir={out}",
+    )  # fmt: skip
+    assert (
+        result.stdout.splitlines()[-1] == f"results: {out} (samples.h5, figures/posterior.png, summary.json)"
+    )
+    samples_schema = {n.replace("<sampler>", "ode") for n in documented_names("design.md", "(`samples.h5`)")}
+    assert "truth" in samples_schema and "mask" in samples_schema
+    assert written_names(out / "samples.h5") == samples_schema - {"truth"} | {"ode"}  # the group itself
+    assert written_names(tanh_run / "samples.h5") == samples_schema - {"truth"} | {"ode"}  # the evaluator's
+    with h5py.File(out / "samples.h5") as f:
+        np.testing.assert_array_equal(f["y"][()], [[-0.6], [0.6], [1.2]])
+        assert f["mask"][()].all() and f["mask"].shape == (3, 1) and f["ode/samples"].shape == (3, 30, 1)
+        assert set(f.attrs) == {"ckpt", "problem", "noise", "noise_std"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) == documented_names("usage.md", "JSON object with these keys")
+    assert summary == {
+        "ckpt": str(ckpt),
+        "problem": "tanh",
+        "measurement": str(tmp_path / "readings.csv"),
+        "n_measurements": 3,
+        "n_samples": 30,
+        "sampler": "ode",
+        "trained_noise": 0.0,
+        "trained_noise_std": 0.0,
+    }
+
+
 @pytest.mark.fem
 def test_sensors_off_as_nan_give_the_evaluators_posterior_in_physical_units(tmp_path):
     make_data(tmp_path / "data", "problem=advdiff_multiop", "problem.n_train=2000", "problem.n_test=20")
@@ -39,6 +119,8 @@ def test_sensors_off_as_nan_give_the_evaluators_posterior_in_physical_units(tmp_
         f"evaluation.n_samples={N_SAMPLES}",
         f"evaluation.chunk_size={N_SAMPLES}",  # one measurement per batch, seeded 12345 + i
     )
+    schema = {n.replace("<sampler>", "ode") for n in documented_names("design.md", "(`samples.h5`)")}
+    assert written_names(run / "samples.h5") == schema | {"ode"}  # the flux evaluator's: truth included
     with h5py.File(run / "samples.h5") as f:
         y, mask, evaluated_mean = f["y"][()], f["mask"][()].astype(bool), f["ode/mean"][()]
     assert (~mask).any(), "the test cases should have switched-off sensors"
@@ -52,7 +134,14 @@ def test_sensors_off_as_nan_give_the_evaluators_posterior_in_physical_units(tmp_
     first = posterior_samples(model, readings[0], n_samples=N_SAMPLES, seed=SEED, chunk_size=N_SAMPLES)
     np.testing.assert_allclose(first[0], x[0], rtol=1e-6)  # one measurement as a 1-D array
 
-    np.savetxt(tmp_path / "readings.csv", readings, delimiter=",")  # NaN written as "nan"
+    header = ",".join(f"s{j}" for j in range(30))  # a header row of sensor names, as a spreadsheet writes it
+    np.savetxt(tmp_path / "readings.csv", readings, delimiter=",", header=header, comments="")  # NaN: "nan"
+    np.savetxt(tmp_path / "column.csv", readings[0])  # one measurement as one column of 30 readings
+    column, mask_0 = check_measurement(model, read_measurement(tmp_path / "column.csv"))
+    np.testing.assert_array_equal(column, readings[:1])
+    np.testing.assert_array_equal(mask_0, mask[:1])
+    with pytest.raises(MeasurementError, match=r"shape \(30, 2\).*takes 30 readings.*per row of 30 readings"):
+        check_measurement(model, readings[:2].T)  # two measurements as columns: ambiguous, refused
     out = tmp_path / "infer"
     result = run_module(
         "diffinv.infer",

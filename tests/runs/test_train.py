@@ -1,16 +1,24 @@
 """End to end through the real entry points: ``diffinv.train`` (Trainer, HDF5 generated on first use, ODE
-and SDE samplers, CSV and offline W&B loggers), ``diffinv.evaluate`` on its checkpoint, ``diffinv.report``."""
+and SDE samplers, CSV and offline W&B loggers, the summary it ends with), ``diffinv.evaluate`` on its
+checkpoint, ``diffinv.report``."""
 
 import json
 import math
 import shutil
 
 import pytest
+import yaml
 from omegaconf import OmegaConf
 
+from diffinv.problems.densities.evaluator import DensityEvaluator
 from diffinv.report import report
 from diffinv.training.checkpoint import read_checkpoint
-from tests.helpers.runs import NOT_ABOUT_THIS_RUN, run_module
+from tests.helpers.runs import NOT_ABOUT_THIS_RUN, run_module, summary_rows
+from tests.helpers.wandb_offline import read_offline_run
+
+# W&B's own warnings that were not about the run (Lightning's stale `anonymous` argument; several figures
+# of different sizes under one key)
+SPURIOUS_WANDB = ("The anonymous setting has no effect", "Images sizes do not match")
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +35,7 @@ def trained_run(tmp_path_factory):
         "logger=[csv,wandb]",
         f"paths.root_dir={root}",
         f"hydra.run.dir={run}",
+        env={"WANDB_SILENT": "false"},  # W&B's console as a user sees it
     )
     return root, run, result
 
@@ -65,12 +74,15 @@ def test_train_writes_finite_metrics_figures_config_and_checkpoint(trained_run):
 
 
 def test_the_console_shows_progress_and_results_and_nothing_else(trained_run):
-    """diffinv.run.console: no library advertising, hardware banners or deprecation notices."""
+    """diffinv.run.console: no library advertising, hardware banners or deprecation notices; W&B says
+    where its offline run is and how to sync it, without spurious warnings."""
     _, run, result = trained_run
     console = result.stdout + result.stderr
     assert "Epoch 1: 100%" in console and f"results: {run}" in console
     assert "generating it with" in console  # the run's own log lines stay
     assert [s for s in NOT_ABOUT_THIS_RUN if s in console] == []
+    assert f"wandb sync {run}/wandb/offline-run-" in console
+    assert [s for s in SPURIOUS_WANDB if s in console] == []
 
 
 def test_the_run_is_named_with_its_parameters_in_its_log_and_wandb(trained_run):
@@ -85,21 +97,55 @@ def test_the_run_is_named_with_its_parameters_in_its_log_and_wandb(trained_run):
     assert OmegaConf.load(run / "config.yaml").logger.wandb.name == label
 
 
-def test_wandb_offline_run_directory_has_config_metrics_and_figures(trained_run):
-    """Real wandb, offline: the run's transaction log holds the config and the metrics, media the figures."""
+def test_the_run_ends_with_its_headline_numbers_on_the_console_and_in_the_log(trained_run):
+    """Per sampler the Sinkhorn distance, its floor and the sampling time; the training numbers; then the
+    run directory, last. The same table is in train.log."""
+    _, run, result = trained_run
+    metrics = json.loads((run / "metrics.json").read_text())
+    rows = summary_rows(result.stdout)
+    assert list(rows) == ["ode", "sde"]
+    for sampler, row in rows.items():
+        assert row == {
+            "sinkhorn": f"{metrics[f'{sampler}/sinkhorn/mean']:.4g}",
+            "floor": f"{metrics['sinkhorn_floor/mean']:.4g}",
+            "sample s": f"{metrics[f'{sampler}/time/sample_s']:.4g}",
+        }
+    training = (
+        f"training: {metrics['time/train_s']:.4g} s, 4 steps, final loss {metrics['train/final_loss']:.4g}"
+    )
+    assert result.stdout.splitlines()[-2:] == [training, f"results: {run}"]
+    assert (
+        summary_rows((run / "train.log").read_text()) == rows and training in (run / "train.log").read_text()
+    )
+
+
+def test_wandb_offline_run_has_named_figures_the_resolved_config_and_the_headline_as_summary(trained_run):
+    """Real wandb, offline, read back from its transaction log: one image per figure under
+    ``figures/<stem>``, the run's config.yaml as the run config, the headline numbers as the summary, the
+    training curve as history."""
     _, run, _ = trained_run
-    (offline,) = list((run / "wandb").glob("offline-run-*"))
-    (log,) = list(offline.glob("run-*.wandb"))
-    records = log.read_bytes()  # protobuf records: keys are stored as UTF-8 strings
-    for key in (b"sigma_max", b"train/loss", b"ode/sinkhorn/mean", b"sinkhorn_floor/mean"):
-        assert key in records, key
-    assert len(list((offline / "files" / "media" / "images").glob("figures_*.png"))) == 3
+    wandb_run = read_offline_run(run)
+    stems = sorted(p.stem for p in (run / "figures").glob("*.png"))
+    assert stems == ["histograms_ode", "histograms_sde", "joint_density"]
+    for stem in stems:
+        image = wandb_run.summary[f"figures/{stem}"]
+        assert image["_type"] == "image-file" and image["caption"] == stem
+        assert image["path"].startswith(f"media/images/figures/{stem}_") and image["path"] in wandb_run.files
+        assert (wandb_run.path / "files" / image["path"]).stat().st_size > 10_000
+    assert wandb_run.config == yaml.safe_load((run / "config.yaml").read_text())
+
+    metrics = json.loads((run / "metrics.json").read_text())
+    headline = DensityEvaluator.headline(metrics)
+    assert {"ode/sinkhorn/mean", "sinkhorn_floor/mean", "sde/time/sample_s", "time/train_s"} <= set(headline)
+    assert {key: wandb_run.summary[key] for key in headline} == headline
+    assert "ode/sinkhorn/y=0.6" not in wandb_run.summary  # the rest is in metrics.json
+    assert wandb_run.summary["train/loss"] == pytest.approx(metrics["train/final_loss"])
 
 
 def test_evaluate_resamples_the_checkpoint_with_another_sampler(trained_run, tmp_path):
     root, run, _ = trained_run
     out = tmp_path / "eval"
-    run_module(
+    result = run_module(
         "diffinv.evaluate",
         f"ckpt={run / 'checkpoints' / 'final.ckpt'}",
         "sampler=sde",
@@ -111,6 +157,14 @@ def test_evaluate_resamples_the_checkpoint_with_another_sampler(trained_run, tmp
     metrics = json.loads((out / "metrics.json").read_text())
     assert "sde/sinkhorn/mean" in metrics and "ode/sinkhorn/mean" not in metrics
     assert all(math.isfinite(v) for v in metrics.values())
+    assert summary_rows(result.stdout) == {
+        "sde": {
+            "sinkhorn": f"{metrics['sde/sinkhorn/mean']:.4g}",
+            "floor": f"{metrics['sinkhorn_floor/mean']:.4g}",
+            "sample s": f"{metrics['sde/time/sample_s']:.4g}",
+        }
+    }
+    assert result.stdout.splitlines()[-2:] == ["training: 4 steps", f"results: {out}"]
 
 
 def test_report_puts_the_floor_beside_each_cell(trained_run, tmp_path):

@@ -42,6 +42,11 @@ class DensityEvaluator(Evaluator):
 
     report = staticmethod(table2_report.report)
     needs_clean_measurements = True  # the bands are of clean test y (docs/problems.md §1)
+    headline_columns = {
+        "sinkhorn": "{sampler}/sinkhorn/mean",
+        "floor": "sinkhorn_floor/mean",
+        "sample s": "{sampler}/time/sample_s",
+    }
 
     def __init__(
         self,

@@ -45,6 +45,16 @@ class FluxEvaluator(Evaluator):
     None), ``n_figure_cases`` of them drawn and kept in ``samples.h5``, calibration at ``coverage_levels``."""
 
     report = staticmethod(sweep_report.report)
+    headline_columns = {
+        "rel. error": "{sampler}/rel_mae/mean",
+        "post std": "{sampler}/post_std/mean",
+        "prior std": "prior_std/mean",
+        "cov ±1σ": "{sampler}/coverage/1sigma",
+        "cov ±2σ": "{sampler}/coverage/2sigma",
+        "std ratio": "{sampler}/exact/std_ratio",
+        "mean-err ratio": "{sampler}/exact/mean_err_ratio",
+        "sample s": "{sampler}/time/sample_s",
+    }
 
     def __init__(
         self,
