@@ -70,15 +70,15 @@ def train(cfg: DictConfig) -> dict:
     torch.set_num_threads(cfg.torch_threads)
     pl.seed_everything(cfg.seed, workers=True)
     out = Path(cfg.paths.output_dir)
+    datamodule = instantiate(cfg.data, path=str(ensure_dataset(cfg)))
+    datamodule.setup("fit")
+    if OmegaConf.select(cfg, "loss.sigma_data") == "auto":  # the data's scale (docs/math.md §15.2): the run's
+        cfg.loss.sigma_data = datamodule.x_scale()  # config.yaml, checkpoint and W&B config hold the number
+        log.info("sigma_data (auto): %.4g, the normalised training data's std", cfg.loss.sigma_data)
     resuming = start_run_dir(cfg.resume, out, cfg)
     if resuming and (done := completed_metrics(out)) is not None:
         announce(cfg, done, out)
         return done
-    datamodule = instantiate(cfg.data, path=str(ensure_dataset(cfg)))
-    datamodule.setup("fit")
-    if OmegaConf.select(cfg, "loss.sigma_data") == "auto":  # the data's scale (docs/math.md §15.2), stored
-        cfg.loss.sigma_data = datamodule.x_scale()
-        log.info("sigma_data (auto): %.4g, the normalised training data's std", cfg.loss.sigma_data)
     module = build_module(cfg)
     label = run_label(cfg.problem.name, module.formulation, module.samplers.values())
     log.info("run: %s · %s", label, noise_label(datamodule.noise, datamodule.noise_std))

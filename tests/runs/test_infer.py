@@ -6,8 +6,6 @@ documentation (docs/design.md §6, docs/usage.md §6)."""
 import json
 import re
 
-import json
-
 import h5py
 import numpy as np
 import pytest
@@ -160,7 +158,7 @@ def test_sensors_off_as_nan_give_the_evaluators_posterior_in_physical_units(tmp_
     assert (out / "figures" / "posterior.png").stat().st_size > 10_000
     trained_for = f"trained on readings with noise 2 % (σ_n = {model.noise_std:.3g})"  # both units, one line
     console = result.stdout + result.stderr
-    assert f"model: advdiff_multiop · VE σ_max=5 · ODE rk45 rtol=0.001 atol=0.001, {trained_for}" in console
+    assert f"model: advdiff_multiop · VE σ_max=5 · DPM-Solver++(3M) 20 steps logsnr, {trained_for}" in console
     summary = json.loads((out / "summary.json").read_text())
     assert summary["trained_noise"] == 0.02 and summary["trained_noise_std"] == model.noise_std
     assert not (out / "sampling_chunks").exists()

@@ -62,8 +62,8 @@ def test_train_writes_finite_metrics_figures_config_and_checkpoint(trained_run):
     }
     assert (run / "checkpoints" / "final.ckpt").is_file()
     assert "sigma_max: 12.0" in (run / "config.yaml").read_text()
-    # sigma_data: auto as asked in config.yaml; the measured scale in the checkpoint's config and the log
-    assert OmegaConf.load(run / "config.yaml").loss.sigma_data == "auto"
+    # sigma_data: auto, measured: config.yaml, the checkpoint's config and the log hold the number
+    assert OmegaConf.load(run / "config.yaml").loss.sigma_data == pytest.approx(1.0, abs=0.05)  # standardised
     config = read_checkpoint(run / "checkpoints" / "final.ckpt")["diffinv"]["config"]
     assert isinstance(config["loss"]["sigma_data"], float)
     assert config["model"]["sigma_data"] == config["loss"]["sigma_data"]
