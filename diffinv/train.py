@@ -10,6 +10,7 @@ continues a killed run there (:mod:`diffinv.run.resume`); ``time/train_s`` is th
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -83,7 +84,13 @@ def train(cfg: DictConfig) -> dict:
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     callbacks = [instantiate(node) for node in cfg.callbacks.values()]
-    trainer = instantiate(cfg.trainer, logger=loggers, callbacks=callbacks)
+    batches = math.ceil(len(datamodule.dataset.train.x) / cfg.data.batch_size)
+    trainer = instantiate(
+        cfg.trainer,
+        logger=loggers,
+        callbacks=callbacks,
+        log_every_n_steps=min(cfg.trainer.log_every_n_steps, batches),  # a maximum: no warning on few batches
+    )
 
     fit_metrics = fit(trainer, module, datamodule, out, resuming)
     if trainer.global_rank != 0:  # data-parallel training: one process samples, scores and writes

@@ -29,13 +29,15 @@ NOT_ABOUT_THIS_RUN = (
 )
 
 
+ENV = {"PYTHONPATH": str(ROOT), "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+
+
 def run_module(module: str, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """``python -m <module> <overrides>`` from the repository root, W&B offline; asserts it succeeded."""
-    env = os.environ | {"PYTHONPATH": str(ROOT), "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     result = subprocess.run(
         [sys.executable, "-m", module, *overrides],
         cwd=ROOT,
-        env=env,
+        env=os.environ | ENV,
         capture_output=True,
         text=True,
         timeout=timeout,
