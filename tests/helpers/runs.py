@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -44,6 +45,32 @@ def run_module(module: str, *overrides: str, timeout: float = 300) -> subprocess
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def signal_when(
+    signum: int, predicate, module: str, *overrides: str, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Start ``python -m module overrides``, send it ``signum`` as soon as ``predicate()`` holds, and return
+    how it ended (exit status, stdout, stderr)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, *overrides],
+        cwd=ROOT,
+        env=os.environ | ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while not predicate():
+            assert proc.poll() is None, f"{module} ended (exit {proc.returncode}) before the signal"
+            assert time.monotonic() < deadline, f"{module}: condition not reached in {timeout} s"
+            time.sleep(0.05)
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=timeout)
+    finally:
+        proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 def compose_train(*overrides: str, hydra_config: bool = False):
