@@ -33,11 +33,12 @@ NOT_ABOUT_THIS_RUN = (
 ENV = {"PYTHONPATH": str(ROOT), "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
 
 
-def run_module(module: str, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python -m <module> <overrides>`` from the repository root, W&B offline; asserts it succeeded."""
+def run_module(module: str, *overrides: str, timeout: float = 300, cwd=ROOT) -> subprocess.CompletedProcess:
+    """``python -m <module> <overrides>`` from the repository root (or ``cwd``), W&B offline; asserts it
+    succeeded."""
     result = subprocess.run(
         [sys.executable, "-m", module, *overrides],
-        cwd=ROOT,
+        cwd=cwd,
         env=os.environ | ENV,
         capture_output=True,
         text=True,

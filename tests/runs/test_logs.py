@@ -1,6 +1,7 @@
-"""Logs fit for files and terminals (issue 14): a run whose output is a pipe writes plain progress lines (no
-carriage returns, no Lightning logging-interval warning, a few hundred bytes per phase), one on a terminal
-(a real pseudo-terminal) gets the progress bars."""
+"""Logs fit for files and terminals, run records where the paths say (issue 14): a run whose output is a pipe
+writes plain progress lines (no carriage returns, no Lightning logging-interval warning, a few hundred bytes
+per phase), one on a terminal (a real pseudo-terminal) gets the progress bars; ``python -m data_gen`` keeps
+its run record under ``paths.log_dir`` in the trainer's layout and nothing in the working directory."""
 
 import fcntl
 import os
@@ -69,3 +70,21 @@ def test_a_terminal_gets_progress_bars(tmp_path):
     console = output.decode()
     assert "Epoch 1: 100%" in console and "sampling (ode): 100%" in console and "\r" in console
     assert "training: " not in console  # no plain lines where the bars are
+
+
+def test_data_gen_keeps_its_run_records_under_the_configured_paths(tmp_path):
+    work, root = tmp_path / "work", tmp_path / "root"
+    work.mkdir()
+    small = ("problem=tanh", "problem.n_train=100", "problem.n_test=100", f"paths.root_dir={root}")
+    result = run_module("data_gen", *small, cwd=work)
+    dataset = root / "data" / "tanh.h5"
+    assert f"results: {dataset}" in result.stdout and dataset.is_file()
+    (record,) = (root / "outputs" / "data_gen" / "runs").iterdir()
+    assert "problem.n_train=100" in (record / ".hydra" / "overrides.yaml").read_text()
+    assert f"dataset written: {dataset}" in (record / "data_gen.log").read_text()
+
+    run_module("data_gen", "-m", *small, "seed=0,1", cwd=work)
+    (sweep,) = (root / "outputs" / "data_gen" / "multiruns").iterdir()
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]
+    assert all((sweep / job / "data_gen.log").is_file() for job in ("0", "1"))
+    assert list(work.iterdir()) == []  # no ./outputs/<date>/<time>, no ./multirun
