@@ -78,8 +78,8 @@ class Progress:
 
     On a terminal (``stream`` a TTY) a tqdm bar on ``stream``. Elsewhere (a file, a pipe) plain log lines,
     ``<desc>: <n>/<total> <unit>, <note> (<elapsed>, <left> left)``, at the first update, then at most every
-    ``every_s`` seconds, and at the last: no carriage returns, a few lines however long the loop.
-    ``initial``: the units already done (a resumed run).
+    ``every_s`` seconds, at the last, and where the loop stopped early (an interruption): no carriage
+    returns, a few lines however long the loop. ``initial``: the units already done (a resumed run).
     """
 
     def __init__(
@@ -93,7 +93,8 @@ class Progress:
     ):
         stream = sys.stderr if stream is None else stream
         self.total, self.desc, self.unit, self.every_s = total, desc, unit, every_s
-        self.n = self.first = initial
+        self.n = self.first = self.logged = initial
+        self.note = ""
         self.start = time.monotonic()
         self.last_line: float | None = None
         self.bar = (
@@ -103,7 +104,7 @@ class Progress:
         )
 
     def update(self, n: int = 1, note: str = "") -> None:
-        self.n += n
+        self.n, self.note = self.n + n, note
         if self.bar is not None:
             if note:
                 self.bar.set_postfix_str(note, refresh=False)
@@ -112,17 +113,22 @@ class Progress:
         now = time.monotonic()
         if self.last_line is None or now - self.last_line >= self.every_s or self.n >= self.total:
             self.last_line = now
-            elapsed = now - self.start
-            left = elapsed / (self.n - self.first) * (self.total - self.n) if self.n > self.first else 0.0
-            timing = (
-                f"{_duration(elapsed)}, {_duration(left)} left" if self.n < self.total else _duration(elapsed)
-            )
-            note = f", {note}" if note else ""
-            log.info("%s: %d/%d %s%s (%s)", self.desc, self.n, self.total, self.unit, note, timing)
+            self._line(now, final=self.n >= self.total)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+        elif self.logged != self.n:  # stopped between two lines
+            self._line(time.monotonic(), final=True)
+
+    def _line(self, now: float, final: bool) -> None:
+        elapsed = now - self.start
+        timing = _duration(elapsed)
+        if not final:
+            timing += f", {_duration(elapsed / max(self.n - self.first, 1) * (self.total - self.n))} left"
+        note = f", {self.note}" if self.note else ""
+        log.info("%s: %d/%d %s%s (%s)", self.desc, self.n, self.total, self.unit, note, timing)
+        self.logged = self.n
 
     def __enter__(self) -> Progress:
         return self
