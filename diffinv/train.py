@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from pathlib import Path
 
 import hydra
@@ -57,7 +58,10 @@ def fit(trainer: pl.Trainer, module: ScoreModule, datamodule, out: Path, checkpo
     return the fit metrics, which ``final.ckpt`` also keeps: a run resumed after training finished reports
     them."""
     start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
+    with warnings.catch_warnings():
+        if checkpoint is not None:  # resuming: of course the checkpoint directory has files
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
     if checkpoint is not None and checkpoint.name == "final.ckpt":
         return module.run_state["fit"]
     module.run_state["fit"] = {

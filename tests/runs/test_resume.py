@@ -112,7 +112,8 @@ def test_ctrl_c_saves_the_epoch_and_the_printed_command_ends_as_an_uninterrupted
     assert [int(e) for e, _ in loss_log(run)] == list(range(epoch + 1))
     assert not (run / "metrics.json").exists() and not (run / "checkpoints" / "final.ckpt").exists()
 
-    run_printed(hint.split("\n")[1])
+    resumed = run_printed(hint.split("\n")[1])
+    assert "exists and is not empty" not in resumed.stdout + resumed.stderr  # Lightning's, about checkpoints/
     assert results(run) == results(reference)
     weights = torch.load(run / "checkpoints" / "final.ckpt", map_location="cpu", weights_only=True)
     expected = torch.load(reference / "checkpoints" / "final.ckpt", map_location="cpu", weights_only=True)
