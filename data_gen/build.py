@@ -28,8 +28,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from data_gen.config import compose_config
 
-# Keys of the data_gen config that say where and in how many pieces a dataset is written, not what it holds.
-NOT_IN_RECIPE = ("paths", "out", "workers", "shard", "num_shards", "chunk_size")
+# Keys of the data_gen config that say where and in how many pieces a dataset is written (and where its run
+# record goes), not what it holds.
+NOT_IN_RECIPE = ("paths", "task_name", "out", "workers", "shard", "num_shards", "chunk_size")
 
 
 class Recipe:

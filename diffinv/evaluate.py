@@ -21,6 +21,7 @@ from diffinv.problems.evaluator import announce, run_evaluator
 from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
+from diffinv.run.interrupts import exits_on_interrupt
 from diffinv.run.resolvers import register_resolvers
 from diffinv.run.resume import completed_metrics, start_run_dir
 from diffinv.training.checkpoint import load_model
@@ -60,6 +61,7 @@ def evaluate(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 @exits_on_bad_input
+@exits_on_interrupt("diffinv.evaluate")
 def main(cfg: DictConfig) -> None:
     quiet_console()
     evaluate(cfg)

@@ -34,6 +34,7 @@ from diffinv.data.measurements import read_measurement
 from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
+from diffinv.run.interrupts import exits_on_interrupt
 from diffinv.run.resolvers import register_resolvers
 from diffinv.run.resume import completed_metrics, discard_run_dir, start_run_dir
 from diffinv.training.checkpoint import load_model
@@ -90,6 +91,7 @@ def infer(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="infer")
 @exits_on_bad_input
+@exits_on_interrupt("diffinv.infer")
 def main(cfg: DictConfig) -> None:
     quiet_console()
     infer(cfg)

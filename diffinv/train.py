@@ -4,13 +4,17 @@ evaluator (posterior samples, metrics, figures, ``samples.h5``), all in one run 
 
 Run directory: ``config.yaml`` (resolved), ``checkpoints/final.ckpt`` (and ``last.ckpt``, periodic),
 ``metrics.json``, ``figures/*.png``, and the loggers' folders (``csv/`` by default). ``resume=DIR``
-continues a killed run there (:mod:`diffinv.run.resume`); ``time/train_s`` is then the last invocation's.
+continues a killed or interrupted run there (:mod:`diffinv.run.resume`); ``time/train_s`` is then the last
+invocation's. SIGINT, SIGTERM and SIGUSR1 stop a run with its work saved and print that command
+(:mod:`diffinv.run.interrupts`, :mod:`diffinv.training.interruption`; docs/usage.md §8).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
+import warnings
 from pathlib import Path
 
 import hydra
@@ -24,10 +28,12 @@ from diffinv.problems.evaluator import announce, evaluator_class, run_evaluator
 from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
+from diffinv.run.interrupts import active_catcher, exits_on_interrupt
 from diffinv.run.labels import noise_label, run_label
 from diffinv.run.resolvers import register_resolvers
 from diffinv.run.resume import completed_metrics, latest_checkpoint, start_run_dir
 from diffinv.run.validation import validate
+from diffinv.training.interruption import StopOnSignal, continue_csv_log
 from diffinv.training.loggers import WandbLogger
 from diffinv.training.module import ScoreModule, build_module
 
@@ -48,12 +54,15 @@ def publish(metrics: dict, headline: dict, loggers: list, out: Path) -> None:
         logger.finalize("success")
 
 
-def fit(trainer: pl.Trainer, module: ScoreModule, datamodule, out: Path, resuming: bool) -> dict:
-    """Train (continuing from the run's newest checkpoint when resuming), save ``final.ckpt``, and return
-    the fit metrics, which ``final.ckpt`` also keeps: a run resumed after training finished reports them."""
-    checkpoint = latest_checkpoint(out) if resuming else None
+def fit(trainer: pl.Trainer, module: ScoreModule, datamodule, out: Path, checkpoint: Path | None) -> dict:
+    """Train (continuing from ``checkpoint``, the run's newest when resuming), save ``final.ckpt``, and
+    return the fit metrics, which ``final.ckpt`` also keeps: a run resumed after training finished reports
+    them."""
     start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
+    with warnings.catch_warnings():
+        if checkpoint is not None:  # resuming: of course the checkpoint directory has files
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
     if checkpoint is not None and checkpoint.name == "final.ckpt":
         return module.run_state["fit"]
     module.run_state["fit"] = {
@@ -86,13 +95,24 @@ def train(cfg: DictConfig) -> dict:
     for key in ("root_dir", "data_dir", "log_dir"):  # absolute, so a checkpoint finds its data from anywhere
         run_config["paths"][key] = str(Path(run_config["paths"][key]).resolve())
     module.run_state = {"config": run_config, "normalisation": datamodule.state()}
+    checkpoint = latest_checkpoint(out) if resuming else None
     loggers = [instantiate(node) for node in cfg.logger.values()]
+    if resuming:
+        continue_csv_log(loggers, checkpoint)
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     callbacks = [instantiate(node) for node in cfg.callbacks.values()]
-    trainer = instantiate(cfg.trainer, logger=loggers, callbacks=callbacks)
+    if (catcher := active_catcher()) is not None:
+        callbacks.append(StopOnSignal(catcher, out / "checkpoints" / "last.ckpt"))
+    batches = math.ceil(len(datamodule.dataset.train.x) / cfg.data.batch_size)
+    trainer = instantiate(
+        cfg.trainer,
+        logger=loggers,
+        callbacks=callbacks,
+        log_every_n_steps=min(cfg.trainer.log_every_n_steps, batches),  # a maximum: no warning on few batches
+    )
 
-    fit_metrics = fit(trainer, module, datamodule, out, resuming)
+    fit_metrics = fit(trainer, module, datamodule, out, checkpoint)
     if trainer.global_rank != 0:  # data-parallel training: one process samples, scores and writes
         return fit_metrics
     metrics = run_evaluator(cfg, module, datamodule, out) | fit_metrics
@@ -103,6 +123,7 @@ def train(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @exits_on_bad_input
+@exits_on_interrupt("diffinv.train")
 def main(cfg: DictConfig) -> float:
     quiet_console()
     metrics = train(cfg)

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from tqdm import tqdm
 
 from data_gen.fem.chunks import ChunkPlan, fingerprint
 from data_gen.fem.draws import draw_inputs, file_attrs
 from diffinv.data.schema import Split, write_dataset
 from diffinv.problems.flux.geometry import parse_resolution
+from diffinv.run.console import Progress
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def _solve_chunks(cfg: DictConfig, plan: ChunkPlan, q: np.ndarray, todo: list[in
     context = multiprocessing.get_context("spawn")
     pool = context.Pool(workers, initializer=_start_worker, initargs=(solver_cfg,))
     try:
-        with tqdm(total=sum(len(t[1]) for t in tasks), unit="sample", desc=cfg.problem.name) as bar:
+        with Progress(sum(len(t[1]) for t in tasks), cfg.problem.name, "samples") as bar:
             for n, chunk_attempts, chunk_iterations, chunk_cpu in pool.imap_unordered(_solve_chunk, tasks):
                 attempts.update(chunk_attempts)
                 cpu_seconds += chunk_cpu

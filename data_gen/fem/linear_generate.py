@@ -14,10 +14,10 @@ import time
 import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from tqdm import tqdm
 
 from data_gen.fem.draws import draw_inputs, file_attrs
 from diffinv.data.schema import Split, write_dataset
+from diffinv.run.console import progress
 
 METHODS = ("superposition", "direct")
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def generate(cfg: DictConfig) -> None:
             y_clean = q @ forward_map.T
         else:
             y_clean = np.array(
-                [solver.readings(qi)[0] for qi in tqdm(q, desc=f"{name} (direct)", unit="sample")]
+                [solver.readings(qi)[0] for qi in progress(q, desc=f"{name} (direct)", unit="samples")]
             )
         splits[name] = Split(x=q, y_clean=y_clean, mask=mask)
     solved = time.perf_counter()

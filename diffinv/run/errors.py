@@ -13,10 +13,10 @@ import logging
 import os
 import sys
 
+from diffinv.run.console import tell
+
 BAD_INPUT = (ValueError, FileNotFoundError)
 EXIT_BAD_INPUT = 2
-
-log = logging.getLogger("diffinv")
 
 
 class ConfigError(ValueError):
@@ -34,11 +34,7 @@ def exits_on_bad_input(task):
             exc = bad_input(raised)
             if exc is None or os.environ.get("DIFFINV_TRACEBACK"):
                 raise
-            print(f"error: {exc}", file=sys.stderr)
-            record = log.makeRecord(log.name, logging.ERROR, __file__, 0, str(exc), None, None)
-            for handler in logging.getLogger().handlers:  # the run's log file keeps the reason too
-                if isinstance(handler, logging.FileHandler):
-                    handler.handle(record)
+            tell(f"error: {exc}", logging.ERROR)  # the run's log file keeps the reason too
             sys.exit(EXIT_BAD_INPUT)
 
     return wrapper

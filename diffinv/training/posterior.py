@@ -21,10 +21,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from diffinv.data.datamodule import network_measurements
 from diffinv.data.measurements import MeasurementError
+from diffinv.run.console import progress
 from diffinv.run.files import write_atomic
 from diffinv.training.checkpoint import TrainedModel
 from diffinv.training.module import ScoreModule
@@ -61,7 +61,7 @@ def sample_in_batches(
     chunks, seconds = [], 0.0
     starts = range(0, len(y_norm), per_batch)
     with torch.inference_mode():
-        for i, start in enumerate(tqdm(starts, desc=f"sampling ({chunk_dir.name})", unit="batch")):
+        for i, start in enumerate(progress(starts, desc=f"sampling ({chunk_dir.name})", unit="batches")):
             rows = slice(start, start + per_batch)
             path = chunk_dir / f"batch_{i:05d}.npy"
             expected = (len(y_norm[rows]), plan.n_samples, module.network.x_dim)

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -31,24 +32,50 @@ NOT_ABOUT_THIS_RUN = (
 )
 
 
+ENV = {"PYTHONPATH": str(ROOT), "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+
+
 def run_module(
-    module: str, *overrides: str, timeout: float = 300, env: dict | None = None
+    module: str, *overrides: str, timeout: float = 300, cwd=ROOT, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """``python -m <module> <overrides>`` from the repository root, W&B offline and silent unless ``env``
-    says otherwise; asserts it succeeded."""
-    env = (
-        os.environ | {"PYTHONPATH": str(ROOT), "WANDB_MODE": "offline", "WANDB_SILENT": "true"} | (env or {})
-    )
+    """``python -m <module> <overrides>`` from the repository root (or ``cwd``), W&B offline and silent
+    unless ``env`` says otherwise; asserts it succeeded."""
     result = subprocess.run(
         [sys.executable, "-m", module, *overrides],
-        cwd=ROOT,
-        env=env,
+        cwd=cwd,
+        env=os.environ | ENV | (env or {}),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def signal_when(
+    signum: int, predicate, module: str, *overrides: str, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Start ``python -m module overrides``, send it ``signum`` as soon as ``predicate()`` holds, and return
+    how it ended (exit status, stdout, stderr)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, *overrides],
+        cwd=ROOT,
+        env=os.environ | ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while not predicate():
+            assert proc.poll() is None, f"{module} ended (exit {proc.returncode}) before the signal"
+            assert time.monotonic() < deadline, f"{module}: condition not reached in {timeout} s"
+            time.sleep(0.05)
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=timeout)
+    finally:
+        proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 def compose_train(*overrides: str, hydra_config: bool = False):
