@@ -122,6 +122,23 @@ def gaussian_condition(mean_x, mean_y, cov_xx, cov_xy, cov_yy, y):
     return mean, 0.5 * (cov + cov.T)
 
 
+def linear_gaussian_joint(mu, K, A, Sigma_e, shift=0.0, scale=1.0):
+    """Mean and covariance of ``(x, y)`` for ``x ~ N(μ, K)``, ``y = A x + e``, ``e ~ N(0, Σ_e)``
+    (docs/math.md §9.4), in the units ``((x, y) - shift) / scale`` per component of the concatenation (a
+    network's normalised units, §7.3). :class:`ConditionalGaussianEps` on it is the exact ε-model of the
+    network trained on such pairs; its posterior is :func:`linear_gaussian_posterior` mapped the same way.
+    """
+    mu, K, A, Sigma_e, shift, scale = (
+        torch.as_tensor(a, dtype=torch.float64) for a in (mu, K, A, Sigma_e, shift, scale)
+    )
+    d = len(mu)
+    lin = torch.cat([torch.eye(d, dtype=torch.float64), A])  # (x, y) = lin x + (0, e)
+    cov = lin @ K @ lin.T
+    cov[d:, d:] += Sigma_e
+    scale = scale.expand(len(lin))
+    return (lin @ mu - shift) / scale, cov / torch.outer(scale, scale)
+
+
 def linear_gaussian_posterior(mu, K, A, Sigma_e, y):
     """Posterior of ``x ~ N(μ, K)``, ``y = A x + e``, ``e ~ N(0, Σ_e)`` (docs/math.md §9),
     valid for ``Σ_e = 0``."""
