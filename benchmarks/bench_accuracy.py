@@ -31,7 +31,7 @@ from diffinv.core.formulations import VE, VP
 from diffinv.core.networks import ScoreMLP
 from diffinv.core.samplers import CountingScore, conditional_score, sample_ode, sample_sde  # noqa: F401 (re-exported)
 from diffinv.data.datamodule import PairedDataModule
-from diffinv.problems.flux.metrics import exact_comparison
+from diffinv.problems.flux.metrics import exact_comparison, normalised_joint
 
 FULL_GRID = [
     ("ode rk45", {"tol": 1e-3}),
@@ -85,11 +85,7 @@ class LinearGaussianCase:
 
     def normalised_joint(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and covariance of (x_n, y_n) = (x, A x + e) under the per-component affine normalisation."""
-        xs, ys = 1 / self.dm.x_norm.scale, 1 / self.dm.y_norm.scale
-        lin = np.concatenate([np.eye(self.d), self.A]) * np.concatenate([xs, ys])[:, None]  # (x_n, y_n) = L x
-        noise = np.diag(np.concatenate([np.zeros(self.d), (self.dm.noise_std * ys) ** 2]))
-        shift = np.concatenate([self.dm.x_norm.shift * xs, self.dm.y_norm.shift * ys])
-        return torch.tensor(lin @ self.mu - shift), torch.tensor(lin @ self.K @ lin.T + noise)
+        return normalised_joint(self.A, self.mu, self.K, self.dm.noise_std, self.dm.x_norm, self.dm.y_norm)
 
     def exact(self) -> tuple[np.ndarray, np.ndarray]:
         """Exact posterior means (n, d) and stds (d,) in raw units."""

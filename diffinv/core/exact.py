@@ -88,12 +88,16 @@ class ConditionalGaussianEps:
     """Exact ε-model of jointly Gaussian (x, y) with ``x`` the first ``x_dim`` components
     (docs/math.md §6, §9).
 
-    ``ε(x, t, y) = -s ∇_x log N(x; m μ(y), m² C + s² I)`` with ``N(μ(y), C) = p_0(x | y)``; same
-    call signature as :class:`diffinv.core.networks.ScoreMLP`, so losses and samplers can run on it.
+    ``ε(x, t, y) = -s ∇_x log N(x; m μ(y), m² C + s² I) = s (m² C + s² I)⁻¹ (x - m μ(y))`` with
+    ``N(μ(y), C) = p_0(x | y)``; same call signature as :class:`diffinv.core.networks.ScoreMLP`, so losses
+    and samplers can run on it. ``C`` does not depend on ``y``: it is diagonalised once, ``C = V diag(c) Vᵀ``,
+    so no matrix is factorised per call or per sample.
     """
 
     def __init__(self, mean, cov, x_dim, formulation):
         self.mean, self.cov, self.d, self.form = mean, cov, x_dim, formulation
+        _, post_cov = self.posterior(torch.as_tensor(mean)[x_dim:])
+        self._post_var, self._post_vecs = torch.linalg.eigh(post_cov)
 
     def posterior(self, y):
         d = self.d
@@ -101,11 +105,10 @@ class ConditionalGaussianEps:
         return gaussian_condition(m[:d], m[d:], c[:d, :d], c[:d, d:], c[d:, d:], y)
 
     def __call__(self, x, t, y, mask=None):
-        mu, C = self.posterior(y)
+        mu, _ = self.posterior(y)
         m, s = self.form.m(t)[..., None], self.form.s(t)[..., None]
-        cov_t = m[..., None] ** 2 * C + s[..., None] ** 2 * torch.eye(self.d, dtype=x.dtype)
-        score = -torch.linalg.solve(cov_t, (x - m * mu).unsqueeze(-1)).squeeze(-1)
-        return -s * score
+        rot = (x - m * mu) @ self._post_vecs  # Vᵀ (x - m μ), row-wise
+        return s * (rot / (m**2 * self._post_var + s**2)) @ self._post_vecs.T
 
 
 def gaussian_condition(mean_x, mean_y, cov_xx, cov_xy, cov_yy, y):
@@ -120,6 +123,23 @@ def gaussian_condition(mean_x, mean_y, cov_xx, cov_xy, cov_yy, y):
     mean = mean_x + (y - mean_y) @ gain.T
     cov = cov_xx - gain @ cov_xy.T
     return mean, 0.5 * (cov + cov.T)
+
+
+def linear_gaussian_joint(mu, K, A, Sigma_e, shift=0.0, scale=1.0):
+    """Mean and covariance of ``(x, y)`` for ``x ~ N(μ, K)``, ``y = A x + e``, ``e ~ N(0, Σ_e)``
+    (docs/math.md §9.4), in the units ``((x, y) - shift) / scale`` per component of the concatenation (a
+    network's normalised units, §7.3). :class:`ConditionalGaussianEps` on it is the exact ε-model of the
+    network trained on such pairs; its posterior is :func:`linear_gaussian_posterior` mapped the same way.
+    """
+    mu, K, A, Sigma_e, shift, scale = (
+        torch.as_tensor(a, dtype=torch.float64) for a in (mu, K, A, Sigma_e, shift, scale)
+    )
+    d = len(mu)
+    lin = torch.cat([torch.eye(d, dtype=torch.float64), A])  # (x, y) = lin x + (0, e)
+    cov = lin @ K @ lin.T
+    cov[d:, d:] += Sigma_e
+    scale = scale.expand(len(lin))
+    return (lin @ mu - shift) / scale, cov / torch.outer(scale, scale)
 
 
 def linear_gaussian_posterior(mu, K, A, Sigma_e, y):

@@ -2,9 +2,18 @@
 
 import numpy as np
 import pytest
+import torch
 
-from diffinv.core.exact import linear_gaussian_posterior
-from diffinv.problems.flux.metrics import coverage_curve, exact_comparison, exact_posteriors, segment_metrics
+from diffinv.core.exact import ConditionalGaussianEps, linear_gaussian_posterior
+from diffinv.core.formulations import VE
+from diffinv.data.datamodule import Affine
+from diffinv.problems.flux.metrics import (
+    coverage_curve,
+    exact_comparison,
+    exact_posteriors,
+    normalised_joint,
+    segment_metrics,
+)
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +143,25 @@ def test_exact_comparison_with_masks_uses_the_switched_on_readings(problem):
     assert abs(full["exact/std_ratio"] - expected) < 0.02
     no_mask = exact_posteriors(p["y"], p["A"], p["mu"], p["K"], p["noise"])
     np.testing.assert_allclose(no_mask[1][0], p["post_cov"], atol=1e-12)
+
+
+def test_the_normalised_joint_conditions_to_the_normalised_exact_posterior(problem):
+    """The network's units: conditioning the joint of (x_n, y_n) on y_n gives the raw exact posterior mapped
+    by x_n = (x - shift)/scale, i.e. mean (μ - shift)/scale and covariance C / (scale scaleᵀ) (docs/math.md
+    §9.4)."""
+    p = problem
+    x_norm = Affine.fit(p["truth"], "minmax")
+    y_norm = Affine.fit(p["y"], "standard")
+    mean, cov = normalised_joint(p["A"], p["mu"], p["K"], p["noise"], x_norm, y_norm)
+    mu_n, cov_n = ConditionalGaussianEps(mean, cov, 6, VE(0.01, 5.0)).posterior(
+        torch.tensor(y_norm.forward(p["y"]))
+    )
+    mu, post_cov = (
+        a.numpy()
+        for a in linear_gaussian_posterior(p["mu"], p["K"], p["A"], p["noise"] ** 2 * np.eye(4), p["y"])
+    )
+    np.testing.assert_allclose(mu_n.numpy(), x_norm.forward(mu), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        cov_n.numpy(), post_cov / np.outer(x_norm.scale, x_norm.scale), rtol=1e-9, atol=1e-12
+    )
+    assert not np.allclose(x_norm.scale, 1) and not np.allclose(y_norm.shift, 0)  # the maps do something

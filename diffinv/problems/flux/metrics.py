@@ -1,14 +1,16 @@
 """Measures of posterior samples for the boundary-flux problems (docs/problems.md §2–4, docs/design.md §7).
 
-All functions take physical units. ``samples`` has shape (n_test, n_samples, d), ``truth`` (n_test, d).
+All functions take physical units (but :func:`normalised_joint`, which gives the network's). ``samples`` has
+shape (n_test, n_samples, d), ``truth`` (n_test, d).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.stats import wasserstein_distance
 
-from diffinv.core.exact import linear_gaussian_posterior
+from diffinv.core.exact import linear_gaussian_joint, linear_gaussian_posterior
 
 
 def segment_metrics(samples: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -120,3 +122,21 @@ def exact_posteriors(y, forward_map, prior_mean, prior_cov, noise_std, mask=None
         )
         means[cases], covs[cases] = mean.numpy(), cov.numpy()
     return means, covs
+
+
+def normalised_joint(
+    forward_map: np.ndarray,
+    prior_mean: np.ndarray,
+    prior_cov: np.ndarray,
+    noise_std: float,
+    x_norm,
+    y_norm,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and covariance of the network's inputs ``(x_n, y_n)`` for the linear–Gaussian variant: ``(x,
+    A x + e)`` mapped by the training normalisation ``x_norm``, ``y_norm`` (each with per-component
+    ``shift`` and ``scale``, e.g. :class:`diffinv.data.datamodule.Affine`).
+    :class:`diffinv.core.exact.ConditionalGaussianEps` on it is the exact conditional ε the network learns
+    (docs/math.md §9.4)."""
+    sigma_e = noise_std**2 * np.eye(forward_map.shape[0])
+    shift, scale = (np.concatenate([getattr(x_norm, k), getattr(y_norm, k)]) for k in ("shift", "scale"))
+    return linear_gaussian_joint(prior_mean, prior_cov, forward_map, sigma_e, shift, scale)
