@@ -1,6 +1,8 @@
 """The accuracy–cost picture of experiments/fast_posteriors: std ratio and W1/std against the exact
 posterior versus network calls per sample, for every fixed-budget sampler, plain vs preconditioned network,
-at each noise level. Reads ``runs/*/metrics.json`` and ``config.yaml``; writes ``frontier.png``.
+at each noise level: the paper's plain network, the preconditioned one at the paper's constant learning rate,
+and the default recipe (preconditioned, cosine schedule peaking at 10⁻², docs/math.md §15). Reads
+``runs/*/metrics.json`` and ``config.yaml``; writes ``frontier.png``.
 
     python experiments/fast_posteriors/frontier.py
 """
@@ -20,6 +22,20 @@ from diffinv.run.files import save_figure  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MARKERS = {"sde": "s", "heun": "^", "dpmpp_3m": "o", "dpmpp_2m_sde": "D"}
+RECIPES = {"plain": ("C0", "plain ε-MLP, lr 1e-3"), "edm": ("C1", "preconditioned, lr 1e-3"),
+           "default": ("C2", "default recipe: + cosine lr to 1e-2")}  # fmt: skip
+
+
+def recipe(config: dict) -> str | None:
+    """Which of the three recipes a run is; None for the runs between them (docs/math.md §15.3)."""
+    if "EDMPrecond" not in config["model"]["_target_"]:
+        return "plain"
+    scheduled = config.get("lr_scheduler") is not None
+    if not scheduled:
+        return "edm"
+    cosine = config["lr_scheduler"]["_target_"].endswith("warmup_cosine")
+    default = cosine and config["optimizer"]["lr"] == 1e-2 and config["data"]["batch_size"] == 1000
+    return "default" if default else None
 
 
 def calls(name: str, node: dict) -> int | None:
@@ -38,12 +54,14 @@ def main() -> None:
         if config["problem"]["evaluator"]["n_test"] != 100:  # the 10^6-sample re-run of the same network
             continue
         column = noises.index(config["data"]["noise"])
-        edm = "EDMPrecond" in config["model"]["_target_"]
+        which = recipe(config)
+        if which is None or (which == "edm" and config["loss"]["sigma_data"] != 0.5):
+            continue
         for name, node in config["sampler"].items():
             n = calls(name, node)
             if n is None or f"{name}/exact/std_ratio" not in metrics:
                 continue
-            style = {"color": "C1" if edm else "C0", "marker": MARKERS[name], "ls": "none", "ms": 7}
+            style = {"color": RECIPES[which][0], "marker": MARKERS[name], "ls": "none", "ms": 7}
             axes[0, column].plot(n, metrics[f"{name}/exact/std_ratio"], **style)
             axes[1, column].plot(n, metrics[f"{name}/exact/w1_over_std"], **style)
         axes[1, column].axhline(metrics["exact/w1_over_std_floor"], color="k", lw=0.8, ls=":")
@@ -52,12 +70,11 @@ def main() -> None:
         axes[0, column].axhspan(0.97, 1.03, color="g", alpha=0.15)
         axes[1, column].set_xlabel("network calls per sample")
         axes[1, column].set_xscale("log")
-        axes[1, column].set_xticks([20, 60, 69, 500], ["20", "60", "", "500"])
+        axes[1, column].set_xticks([20, 40, 60, 69, 500], ["20", "40", "60", "", "500"])
         axes[1, column].minorticks_off()
     axes[0, 0].set_ylabel("std ratio (band: 0.97–1.03)")
     axes[1, 0].set_ylabel("W1 / std (dotted: exact-sample floor)")
-    handles = [plt.Line2D([], [], color=c, marker="o", ls="none", label=label) for c, label in
-               (("C0", "plain ε-MLP"), ("C1", "EDM-preconditioned"))]  # fmt: skip
+    handles = [plt.Line2D([], [], color=c, marker="o", ls="none", label=t) for c, t in RECIPES.values()]
     handles += [plt.Line2D([], [], color="gray", marker=m, ls="none", label=s) for s, m in MARKERS.items()]
     axes[0, 2].legend(handles=handles, fontsize=7, loc="upper right")
     fig.suptitle("Exact check, 1,000 epochs, 100 measurements × 300 samples: accuracy against network calls")

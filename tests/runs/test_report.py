@@ -73,10 +73,10 @@ def test_a_sweep_over_a_sampler_setting_or_any_value_gives_labelled_rows(kappa_s
     labels = [row.split(" | ")[:3] for row in table[2:]]
     ode = "DPM-Solver++(3M) 20 steps logsnr"
     assert labels == [
-        ["| VP-κ=0.5", "DPM-Solver++(3M) 15 steps logsnr", "optimizer.lr=0.003"],
+        ["| VP-κ=0.5", "DPM-Solver++(3M) 15 steps logsnr", "optimizer.lr=0.01"],
         ["| VP-κ=0.5", ode, "optimizer.lr=0.0001"],
-        ["| VP-κ=0.5", ode, "optimizer.lr=0.003, run a"],
-        ["| VP-κ=0.5", ode, "optimizer.lr=0.003, run d"],
+        ["| VP-κ=0.5", ode, "optimizer.lr=0.01, run a"],
+        ["| VP-κ=0.5", ode, "optimizer.lr=0.01, run d"],
     ]
     assert (tmp_path / "out" / "sinkhorn_vs_floor.png").is_file()
 
