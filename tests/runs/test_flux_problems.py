@@ -137,7 +137,8 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
 @pytest.mark.fem
 def test_the_default_run_is_the_flux_demo_with_its_data_made_on_first_use(tmp_path):
     """A bare ``python -m diffinv.train`` (``make demo``) at tiny sizes: the advdiff recipe's FEniCSx data
-    generated in the training process, reverse-SDE sampling, flux and calibration figures, a quiet console."""
+    generated in the training process, the default ode and sde samplers, flux and calibration figures, a quiet
+    console."""
     run = tmp_path / "run"
     result = run_module(
         "diffinv.train",
@@ -155,15 +156,15 @@ def test_the_default_run_is_the_flux_demo_with_its_data_made_on_first_use(tmp_pa
     assert read_dataset(made).attrs["mesh"] == "85x20" and read_dataset(made).train.x.shape == (1000, 30)
     assert "generating it with data_gen.fem.linear_generate.generate" in (run / "train.log").read_text()
     metrics = json.loads((run / "metrics.json").read_text())
-    assert all(f"sde/{key}" in metrics for key in PER_SAMPLER) and not any(
-        k.startswith("ode/") for k in metrics
-    )
+    assert all(f"{sampler}/{key}" in metrics for key in PER_SAMPLER for sampler in ("ode", "sde"))
     assert metrics["eval/n_test"] == 4 and metrics["train/steps"] == 2
-    assert {p.name for p in (run / "figures").iterdir()} == {"flux_cases_sde.png", "calibration.png"}
+    figures = {p.name for p in (run / "figures").iterdir()}
+    assert figures == {"flux_cases_ode.png", "flux_cases_sde.png", "calibration.png"}
     console = result.stdout + result.stderr
     assert f"results: {run}" in console and [s for s in NOT_ABOUT_THIS_RUN if s in console] == []
-    (row,) = summary_rows(result.stdout).values()  # a clipped prior: no exact-posterior columns
-    assert list(row) == ["rel. error", "post std", "prior std", "cov ±1σ", "cov ±2σ", "sample s"]
+    rows = summary_rows(result.stdout)  # a clipped prior: no exact-posterior columns
+    assert list(rows) == ["ode", "sde"]
+    assert list(rows["sde"]) == ["rel. error", "post std", "prior std", "cov ±1σ", "cov ±2σ", "sample s"]
 
 
 @pytest.mark.fem

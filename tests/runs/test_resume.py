@@ -153,7 +153,7 @@ def test_sigterm_while_sampling_stops_a_sweep_keeping_its_model_and_batches(tmp_
     assert f"continuing from {run / 'checkpoints' / 'final.ckpt'}" in (run / "train.log").read_text()
     for job in (run, sweep / "1"):  # the stopped job finished, the next one ran (its log: train.log too)
         assert {"ode/sinkhorn/mean", "sde/sinkhorn/mean"} <= results(job).keys()
-        assert "results in" in (job / "train.log").read_text()
+        assert "summary (every number: metrics.json)" in (job / "train.log").read_text()
 
 
 def test_the_signals_of_a_scheduler_are_caught_and_end_with_their_status():

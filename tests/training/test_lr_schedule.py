@@ -60,6 +60,6 @@ def test_cosine_warms_up_then_decays_over_exactly_the_run(warmup):
 
 
 def test_without_a_scheduler_the_rate_is_the_papers_constant():
-    assert compose_train().get("lr_scheduler") is None
+    assert compose_train("recipe=paper").get("lr_scheduler") is None
     rates, _ = fit(None)
     assert rates == [1e-2] * 20
