@@ -5,7 +5,8 @@ Every entry point (``diffinv.train``, ``diffinv.evaluate``, ``diffinv.infer``, `
 
 - Lightning's advertising (``💡 Tip: ... litlogger / litmodels``) and its hardware banner (``GPU available:
   False, used: False``, ``TPU available: ...``, ``HPU available: ...``); the accelerator is the config's
-  ``trainer.accelerator``;
+  ``trainer.accelerator``; and its ``Loading `train_dataloader` to estimate number of stepping batches``, said
+  when the learning-rate schedule asks for the run's length (docs/math.md §15.1);
 - deprecation notices raised inside libraries, about their own use of other libraries, that a user of
   diffinv cannot act on: torch's ``LeafSpec`` FutureWarning from ``pytorch_lightning.utilities._pytree``,
   setuptools' ``pkg_resources is deprecated`` (imported by some plugins) and ``DeprecationWarning``\\ s
@@ -29,7 +30,13 @@ from collections.abc import Iterator, Sequence
 from tqdm import tqdm
 
 LIGHTNING_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
-NOT_ABOUT_THIS_RUN = ("💡 Tip:", "GPU available:", "TPU available:", "HPU available:")
+NOT_ABOUT_THIS_RUN = (
+    "💡 Tip:",
+    "GPU available:",
+    "TPU available:",
+    "HPU available:",
+    "Loading `train_dataloader` to estimate number of stepping batches",  # the lr schedule asking its length
+)
 
 
 class _DropBanners(logging.Filter):

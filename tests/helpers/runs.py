@@ -24,6 +24,7 @@ NOT_ABOUT_THIS_RUN = (
     "litmodels",
     "GPU available",
     "TPU available",
+    "to estimate number of stepping batches",
     "LeafSpec",
     "pkg_resources",
     "DeprecationWarning",
