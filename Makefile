@@ -35,7 +35,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest -m 'not gpu' $(PYTEST_ARGS)
 
 # The demo, the default run (problem=advdiff_demo): the linear boundary-flux inverse problem end to end — FEniCSx data
-# (170x40 mesh, 9,000 + 200 pairs) made on first use, 400 epochs, reverse-SDE posterior samples of 100 test
+# (170x40 mesh, 9,000 + 200 pairs) made on first use, 400 epochs, posterior samples (ode and sde) of 100 test
 # measurements (200 each), flux-posterior and calibration figures, `results: <dir>` (~2 min on 2 CPU cores,
 # docs/usage.md §1). The 2-D density benchmark: python -m diffinv.train problem=tanh.
 demo: $(STAMP)
