@@ -27,7 +27,10 @@ formulation) against an exact sample: what "at equal accuracy" refers to.
 The network is the advection problem's plain ε-MLP (30 -> 30, 4 hidden layers of 256; ``model=mlp``) with
 random weights, VP: the fixed-step samplers' cost does not depend on the weights; rk45's (ours and SciPy's)
 does, through its adaptive step count, which the calls column shows. Our samplers run under
-``torch.inference_mode`` in chunks of ``--chunk`` samples (peak memory bounded by the chunk).
+``torch.inference_mode`` in chunks of ``--chunk`` samples (peak memory bounded by the chunk). The default
+chunk, 10,000, is SciPy's sub-batch, so every row calls the network on the same batch; on a CPU larger chunks
+are slower per sample (10^6 with ``ode``: 145 s in chunks of 10,000, 214 s in chunks of 100,000, whose
+matmuls run at 59 instead of 71-75 GFLOP/s; benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -219,7 +222,7 @@ def main() -> None:
     parser.add_argument(
         "--scipy-measurements", type=int, default=10, help="SciPy's sub-batch of measurements"
     )
-    parser.add_argument("--chunk", type=int, default=100_000, help="samples integrated at once")
+    parser.add_argument("--chunk", type=int, default=10_000, help="samples integrated at once")
     parser.add_argument(
         "--full", nargs="+", default=["ode", "sde"], choices=SAMPLERS, help="samplers run at the full size"
     )
