@@ -1,11 +1,24 @@
 """The benchmark helpers measure what they claim (fast; tiny sizes, no data files)."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.bench_accuracy import CountingScore, LinearGaussianCase, evaluate
-from diffinv.core.formulations import VE
+from benchmarks.bench_sampling import (
+    MatmulProbe,
+    accuracy,
+    configured_samplers,
+    network_flops,
+    sample_chunked,
+    solve_rk45,
+)
+from diffinv.core.formulations import VE, VP
+from diffinv.core.networks import ScoreMLP
+from diffinv.core.samplers import sample_heun, sample_ode
 from diffinv.data.schema import Split, write_dataset
 
 D = 3
@@ -46,3 +59,44 @@ def test_accurate_sampler_scores_near_the_exact_posterior(linear_gaussian_file):
     assert row["mean_offset"] < 0.2  # a perfect sampler: sqrt(2 / (pi 400)) = 0.04
     assert row["w1"] < 2 * row["w1_floor"] + 0.05
     assert 0.8 < row["mean_err_ratio"] < 1.25
+
+
+def test_network_flops_match_a_hand_count():
+    """2·in·out per Linear, one per ReLU unit, 1 + 3F for the time features; torch's own counter agrees on
+    the Linear part, and the matmul probe times exactly those FLOPs."""
+    net = ScoreMLP(3, 2, mask_dim=1, width=5, depth=2, time_features=4)
+    fan_in = 3 + 2 + 1 + (2 * 4 + 1)
+    hand = {"linear": 2 * fan_in * 5 + 2 * 5 * 5 + 2 * 5 * 3, "relu": 5 + 5, "time_features": 1 + 3 * 4}
+    assert network_flops(net) == hand | {"total": 230 + 10 + 13}
+
+    batch = 7
+    with FlopCounterMode(display=False) as counter:
+        net(torch.randn(batch, 3), torch.rand(batch), torch.randn(batch, 2), torch.ones(batch, 1))
+    assert counter.get_total_flops() == batch * hand["linear"]
+    assert MatmulProbe(net, batch, passes=2).flops == 2 * batch * hand["linear"]
+
+    advection = ScoreMLP(30, 30, width=256, depth=4)  # the benchmark's network
+    assert network_flops(advection)["total"] == 2 * (93 * 256 + 3 * 256 * 256 + 256 * 30) + 4 * 256 + 49
+
+
+def test_calls_per_sample_are_counted_over_chunks():
+    """3 measurements in chunks of 2 + 1: every sample sees each call of its chunk once."""
+    torch.manual_seed(0)
+    net, form = ScoreMLP(3, 2, width=8, depth=1).eval(), VP(0.001, 15.0)
+    y = torch.randn(3, 2)
+    ode = configured_samplers(["ode"])["ode"]
+    assert sample_chunked(net, form, y, 4, 8, ode) == ode.keywords["steps"]
+    assert sample_chunked(net, form, y, 4, 8, partial(sample_heun, steps=4)) == 7
+    assert sample_chunked(net, form, y, 4, 8, partial(solve_rk45, rtol=1e-3, atol=1e-3)) >= 8
+
+
+def test_accuracy_column_tells_an_accurate_sampler_from_a_coarse_one():
+    """SciPy's RK45 on the exact linear–Gaussian score is at the exact posterior; 2 Euler steps are not."""
+    samplers = {
+        "scipy": partial(solve_rk45, rtol=1e-4, atol=1e-4),
+        "euler 2": partial(sample_ode, method="euler", steps=2),
+    }
+    metrics, floor = accuracy(samplers, VP(0.001, 15.0), n_samples=200)
+    assert 0.9 < metrics["scipy"]["std_ratio"] < 1.1
+    assert metrics["scipy"]["w1"] < 1.5 * floor["w1"] + 0.02
+    assert metrics["euler 2"]["w1"] > 3 * floor["w1"]
