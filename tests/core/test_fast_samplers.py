@@ -26,7 +26,7 @@ from diffinv.core.samplers import (
     sample_sde,
     time_grid,
 )
-from tests.helpers.closed_forms import joint_gaussian
+from tests.helpers.closed_forms import assert_gaussian_samples, joint_gaussian
 
 torch.set_num_threads(1)
 
@@ -133,11 +133,7 @@ def test_conditional_gaussian_batched_over_measurements(sampler, schedule, form)
     steps = BUDGETS[sampler, schedule]
     x = SAMPLERS[sampler](score, form, x_T, steps, schedule, gen)
     assert score.calls == CALLS[sampler](steps)
-    se = torch.sqrt(torch.diagonal(C) / N)
-    for i in range(3):
-        assert torch.all((x[i].mean(0) - mu[i]).abs() < 5 * se), (i, x[i].mean(0), mu[i])
-        # relative standard error of a variance is sqrt(2/N) = 0.01: allow 5 of them (+ step error)
-        torch.testing.assert_close(torch.cov(x[i].T), C, rtol=0.06, atol=0.01)
+    assert_gaussian_samples(x, mu, C)
 
 
 def test_call_counts_of_every_sampler():

@@ -17,3 +17,13 @@ def joint_gaussian_pairs(n: int = 50_000, seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
     joint = mean + torch.randn(n, 3, generator=gen, dtype=torch.float64) @ torch.linalg.cholesky(cov).T
     return joint[:, :2], joint[:, 2:]
+
+
+def assert_gaussian_samples(x: torch.Tensor, mu: torch.Tensor, C: torch.Tensor) -> None:
+    """Samples ``x`` (n_y, N, d) of the Gaussians N(mu[i], C), one per measurement: each mean within 5
+    standard errors, each covariance within 5 relative standard errors of a variance, sqrt(2/N) (+ step
+    error)."""
+    se = torch.sqrt(torch.diagonal(C) / x.shape[1])
+    for i in range(len(x)):
+        assert torch.all((x[i].mean(0) - mu[i]).abs() < 5 * se), (i, x[i].mean(0), mu[i])
+        torch.testing.assert_close(torch.cov(x[i].T), C, rtol=0.06, atol=0.01)
