@@ -37,7 +37,7 @@ class SamplingPlan:
     """How many samples per measurement, how many per batch, and the first batch's seed (``evaluation.*``)."""
 
     n_samples: int
-    chunk_size: int = 200_000
+    chunk_size: int = 10_000
     seed: int = 0
 
 
@@ -139,7 +139,7 @@ def posterior_samples(
     y,
     n_samples: int = 1000,
     seed: int = 0,
-    chunk_size: int = 200_000,
+    chunk_size: int = 10_000,
     chunk_dir: str | Path | None = None,
 ) -> np.ndarray:
     """Posterior samples (n, n_samples, d) in physical units for measurements ``y`` (m,) or (n, m) in physical
