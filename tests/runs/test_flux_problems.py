@@ -75,6 +75,14 @@ def test_sweep_experiments_cover_the_noise_levels_formulations_and_samplers(expe
     assert cfg.problem.evaluator.n_test == n_test and cfg.task_name == experiment
 
 
+def test_exact_check_experiment_sweeps_the_linear_gaussian_variant_over_the_nonzero_noise_levels():
+    cfg = compose_train("experiment=exact_check", "paths.data_dir=/d", hydra_config=True)
+    assert cfg.problem.clip is False and cfg.problem.data_file == "/d/advdiff_noclip.h5"
+    assert cfg.hydra.sweeper.params["data.noise"] == "0.01,0.02,0.05,0.1,0.2,0.5"
+    assert cfg.trainer.max_epochs == 1000 and cfg.evaluation.n_samples == 1000
+    assert cfg.problem.evaluator.n_test is None and cfg.task_name == "exact_check"
+
+
 def test_missing_data_file_says_how_to_make_it(tmp_path):
     cfg = compose_train("problem=advdiff", "problem.clip=false", f"paths.data_dir={tmp_path}")
     with pytest.raises(FileNotFoundError) as info:
