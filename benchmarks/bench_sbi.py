@@ -254,7 +254,7 @@ def main() -> None:
         ["method", "train s", f"sample s ({n:,})", "10^6 samples (min, extrap.)", "calls/sample", "std ratio",
          "mean err ratio", "W1 / std"],
         rows,
-        note=f"Data {args.data}, noise {args.noise:g} (σ_n {first.noise_std:.4g}), "
+        note=f"Data {args.data.name}, noise {args.noise:g} (σ_n {first.noise_std:.4g}), "
         f"{len(case.dm.dataset.train):,} training pairs; {args.cases} test cases x {args.samples} samples, "
         "the same noisy measurements for every method (our run's samples.h5), scored by the same function "
         f"against the exact posterior (floor W1/std {scores['w1_floor']:.3f}: two exact sample sets of this "
