@@ -72,15 +72,20 @@ def run_sampler(kind: str, opts: dict, score_fn, form, x_T) -> torch.Tensor:
 class LinearGaussianCase:
     """The linear–Gaussian test cases of a dataset file, normalised as the datamodule does for training.
 
-    The file must hold ``forward_map``, ``prior_mean`` and ``prior_cov`` (``problem.clip=false`` data).
+    The file must hold ``forward_map``, ``prior_mean`` and ``prior_cov`` (``problem.clip=false`` data). The
+    cases are the datamodule's first ``n_cases`` test measurements, or the first ``n_cases`` of
+    ``measurements=(truth, y)`` in raw units (e.g. those a run's evaluator sampled for, its ``samples.h5``).
     """
 
-    def __init__(self, path: Path, noise: float, n_cases: int):
+    def __init__(self, path: Path, noise: float, n_cases: int, measurements=None):
         self.dm = dm = PairedDataModule(str(path), noise=noise, normalisation="minmax")
         dm.setup("fit")
         attrs = dm.dataset.attrs
         self.A, self.mu, self.K = (np.asarray(attrs[k]) for k in ("forward_map", "prior_mean", "prior_cov"))
-        self.truth, self.y, _ = dm.test_measurements(n_cases)
+        if measurements is None:
+            self.truth, self.y, _ = dm.test_measurements(n_cases)
+        else:
+            self.truth, self.y = (np.asarray(a, dtype=np.float64)[:n_cases] for a in measurements)
         self.d = self.A.shape[1]
 
     def normalised_joint(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,6 +5,7 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
+from hydra.utils import instantiate
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.bench_accuracy import CountingScore, LinearGaussianCase, evaluate
@@ -16,6 +17,7 @@ from benchmarks.bench_sampling import (
     sample_chunked,
     solve_rk45,
 )
+from benchmarks.bench_sbi import calls_per_sample, train_config
 from diffinv.core.formulations import VE, VP
 from diffinv.core.networks import ScoreMLP
 from diffinv.core.samplers import sample_heun, sample_ode
@@ -100,3 +102,27 @@ def test_accuracy_column_tells_an_accurate_sampler_from_a_coarse_one():
     assert 0.9 < metrics["scipy"]["std_ratio"] < 1.1
     assert metrics["scipy"]["w1"] < 1.5 * floor["w1"] + 0.02
     assert metrics["euler 2"]["w1"] > 3 * floor["w1"]
+
+
+def test_sbi_comparison_trains_ours_as_diffinv_train_does(tmp_path):
+    """bench_sbi's "ours" is ``python -m diffinv.train``'s config with the default recipe (or recipe=paper),
+    the benchmark's sizes set, every test case's samples kept in samples.h5."""
+    sizes = (0.05, 7, 4, 30, 1, tmp_path)  # noise, epochs, cases, samples, threads, root
+    cfg = train_config(tmp_path / "lg.h5", *sizes)
+    assert cfg.model._target_ == "diffinv.core.precondition.EDMPrecond"
+    assert (cfg.loss.weighting, cfg.loss.sigma_data, cfg.optimizer.lr) == ("edm", "auto", 1e-2)
+    assert cfg.lr_scheduler is not None and "ema" in cfg.callbacks
+    assert cfg.trainer.max_epochs == 7 and cfg.evaluation.n_samples == 30 and not cfg.problem.clip
+    assert cfg.problem.evaluator.n_test == cfg.problem.evaluator.n_figure_cases == 4
+    assert cfg.problem.data_file == str((tmp_path / "lg.h5").resolve())
+    assert {name: calls_per_sample(instantiate(node)) for name, node in cfg.sampler.items()} == {
+        "ode": 20,
+        "sde": 40,
+    }
+
+    paper = train_config(tmp_path / "lg.h5", *sizes, "recipe=paper")
+    assert paper.model._target_ == "diffinv.core.networks.ScoreMLP" and paper.optimizer.lr == 1e-3
+    assert {name: calls_per_sample(instantiate(node)) for name, node in paper.sampler.items()} == {
+        "rk45": "adaptive",
+        "euler_maruyama": 500,
+    }
