@@ -26,16 +26,25 @@ RECIPES = {"plain": ("C0", "plain ε-MLP, lr 1e-3"), "edm": ("C1", "precondition
            "default": ("C2", "default recipe: + cosine lr to 1e-2")}  # fmt: skip
 
 
+SIGMA_D = 0.26  # the data scale loss.sigma_data: auto measures on this data (docs/math.md §15.2)
+
+
 def recipe(config: dict) -> str | None:
-    """Which of the three recipes a run is; None for the runs between them (docs/math.md §15.3)."""
+    """Which of the three recipes a run is; None for the runs between them and beside them (docs/math.md
+    §15.3). "default" is the committed recipe exactly: cosine schedule peaking at 10⁻², batch 1000, and EDM's
+    preconditioning with the measured data scale, i.e. a loss without a second scale ``sigma_cond`` and with
+    ``sigma_data`` 0.26 to two decimals (``auto`` resolves to 0.2622 here, the recipe runs fixed 0.26): the
+    rejected σ_d = 0.1 (P01) and conditional-skip (Q01) runs share the schedule but are not the default."""
     if "EDMPrecond" not in config["model"]["_target_"]:
         return "plain"
     scheduled = config.get("lr_scheduler") is not None
     if not scheduled:
         return "edm"
     cosine = config["lr_scheduler"]["_target_"].endswith("warmup_cosine")
-    default = cosine and config["optimizer"]["lr"] == 1e-2 and config["data"]["batch_size"] == 1000
-    return "default" if default else None
+    schedule = cosine and config["optimizer"]["lr"] == 1e-2 and config["data"]["batch_size"] == 1000
+    loss = config["loss"]
+    edm = "sigma_cond" not in loss and round(loss["sigma_data"], 2) == SIGMA_D
+    return "default" if schedule and edm else None
 
 
 def calls(name: str, node: dict) -> int | None:
