@@ -139,7 +139,7 @@ def posterior_samples(
     y,
     n_samples: int = 1000,
     seed: int = 0,
-    chunk_size: int = 10_000,
+    chunk_size: int = SamplingPlan.chunk_size,
     chunk_dir: str | Path | None = None,
 ) -> np.ndarray:
     """Posterior samples (n, n_samples, d) in physical units for measurements ``y`` (m,) or (n, m) in physical
