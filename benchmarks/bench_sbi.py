@@ -38,8 +38,9 @@ Accuracy: :meth:`benchmarks.bench_accuracy.LinearGaussianCase.scores`
 measurements: std ratio (1 is perfect), mean error ratio (|sampled mean - truth| over |exact mean - truth|,
 1 is perfect), W1/std over every case (the note gives its floor: two exact sample sets of the same size).
 Sampling time for 10^6 samples is EXTRAPOLATED from the timed ``cases x samples`` run (per-sample rate), as
-the note says; calls/sample of ours is the samplers' documented count (``steps``, +1 with ``denoise``; rk45
-is adaptive). The note records the 1-minute load average before and after each training (a shared machine).
+the note says; calls/sample of ours is the run's own count, ``<sampler>/calls_per_sample`` (every score call
+counted while sampling, docs/design.md §7; rk45's is adaptive, its mean over the cases). The note records
+the 1-minute load average before and after each training (a shared machine).
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ from diffinv.train import train
 CONF = Path(__file__).resolve().parents[1] / "conf"
 N_TARGET = 1_000_000
 RECIPES = {"default": [], "paper": ["recipe=paper"]}  # row group -> overrides
-FIXED_STEP = ("sample_sde", "sample_dpmpp_2m", "sample_dpmpp_3m", "sample_dpmpp_2m_sde")  # `steps` calls
 
 
 def train_config(
@@ -93,14 +93,6 @@ def train_config(
         return compose("train", overrides=overrides)
 
 
-def calls_per_sample(sampler) -> int | str:
-    """Network calls per sample of a configured sampler: ``steps`` (+1 with ``denoise``) for the fixed-step
-    ones (diffinv.core.samplers), ``"adaptive"`` otherwise (rk45)."""
-    if sampler.func.__name__ in FIXED_STEP:
-        return sampler.keywords["steps"] + bool(sampler.keywords.get("denoise", False))
-    return "adaptive"
-
-
 @dataclass
 class OurRun:
     """What one ``diffinv.train`` run gives the table."""
@@ -110,7 +102,7 @@ class OurRun:
     noise_std: float
     truth: np.ndarray
     y: np.ndarray
-    rows: dict[str, tuple[int | str, float, np.ndarray]]  # sampler label -> (calls/sample, sample s, samples)
+    rows: dict[str, tuple[float, float, np.ndarray]]  # sampler label -> (calls/sample, sample s, samples)
     evaluator: dict[str, float]  # sampler label -> the run's own exact/std_ratio (a cross-check)
 
 
@@ -128,7 +120,8 @@ def run_ours(args, *extra: str) -> OurRun:
             drawn = {name: f[name]["samples"][()].astype(np.float64) for name in samplers}
     labels = {name: sampler_label(s) for name, s in samplers.items()}
     rows = {
-        labels[n]: (calls_per_sample(s), metrics[f"{n}/time/sample_s"], drawn[n]) for n, s in samplers.items()
+        labels[n]: (metrics[f"{n}/calls_per_sample"], metrics[f"{n}/time/sample_s"], drawn[n])
+        for n in samplers
     }
     evaluator = {labels[n]: metrics[f"{n}/exact/std_ratio"] for n in samplers}
     return OurRun(metrics["time/train_s"], parameters, noise_std, truth, y, rows, evaluator)
@@ -236,7 +229,7 @@ def main() -> None:
             scores = case.scores(samples)
             name = f"ours ({recipe} recipe) {label}"
             rows.append(
-                [name, run.train_s, sample_s, sample_s / n * N_TARGET / 60, calls, scores["std_ratio"],
+                [name, run.train_s, sample_s, sample_s / n * N_TARGET / 60, f"{calls:g}", scores["std_ratio"],
                  scores["mean_err_ratio"], scores["w1"]]
             )  # fmt: skip
             if not np.isclose(scores["std_ratio"], run.evaluator[label], rtol=1e-4):  # same samples scored

@@ -39,7 +39,8 @@ class Evaluator(ABC):
     ) -> dict[str, float]:
         """Sample the family's test conditions with every sampler of ``module`` (through
         :mod:`diffinv.training.posterior`), write ``samples.h5`` and ``figures/`` into ``out``, and return
-        the flat metrics (docs/design.md §7), ``<sampler>/time/sample_s`` and ``time/score_s`` included."""
+        the flat metrics (docs/design.md §7), ``<sampler>/time/sample_s``, ``<sampler>/calls_per_sample`` and
+        ``time/score_s`` included."""
 
     @abstractmethod
     def posterior_figure(

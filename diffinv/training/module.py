@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from diffinv.core.formulations import Formulation
 from diffinv.core.losses import dsm_loss
-from diffinv.core.samplers import conditional_score
+from diffinv.core.samplers import CountingScore, conditional_score
 
 
 class ScoreModule(pl.LightningModule):
@@ -93,14 +93,15 @@ class ScoreModule(pl.LightningModule):
 
     @torch.no_grad()
     def sample(self, sampler, y: torch.Tensor, n_samples: int, seed: int, mask: torch.Tensor | None = None):
-        """Samples (n, n_samples, x_dim) for conditions ``y`` (n, 1, m), normalised units; and the seconds."""
+        """Samples (n, n_samples, x_dim) for conditions ``y`` (n, 1, m), normalised units; the seconds; and
+        the network calls the sampler made (each over the whole batch, so also the calls per sample)."""
         start = time.perf_counter()
         torch.manual_seed(seed)
         shape = (y.shape[0], n_samples, self.network.x_dim)
         x_T = self.formulation.prior_sample(shape, device=y.device, dtype=y.dtype)
-        score_fn = conditional_score(self.network, self.formulation, y, mask)
+        score_fn = CountingScore(conditional_score(self.network, self.formulation, y, mask))
         x = sampler(score_fn, self.formulation, x_T)
-        return x, time.perf_counter() - start
+        return x, time.perf_counter() - start, score_fn.calls
 
 
 def warmup_cosine(

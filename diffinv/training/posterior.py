@@ -4,7 +4,8 @@ samples here, in batches that a killed run finds again, and write them in the on
 
 - :func:`sample_in_batches`: ``n_samples`` draws for each of many normalised measurements, in batches of
   at most ``chunk_size`` samples; batch ``i`` is seeded ``seed + i`` and saved to ``chunk_dir`` as it
-  finishes, so a resumed run reuses it (same seeds, same values);
+  finishes, so a resumed run reuses it (same seeds, same values); with the seconds and the network calls
+  per sample (:class:`Drawn`);
 - :func:`sample_every_sampler`: the same for each of a module's samplers, under ``<out>/sampling_chunks``;
 - :func:`posterior_samples`: a :class:`~diffinv.training.checkpoint.TrainedModel` and measurements in
   physical units (NaN = switched-off sensor) to samples in physical units — the library call;
@@ -17,6 +18,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import h5py
 import numpy as np
@@ -41,6 +43,21 @@ class SamplingPlan:
     seed: int = 0
 
 
+class Drawn(NamedTuple):
+    """What :func:`sample_in_batches` draws: ``samples`` (n_cases, n_samples, d) in normalised units, the
+    ``seconds`` spent sampling them now, and the network calls per sample, counted
+    (:class:`~diffinv.core.samplers.CountingScore`) and averaged over the measurements (an adaptive sampler's
+    count varies from batch to batch)."""
+
+    samples: np.ndarray
+    seconds: float
+    calls_per_sample: float
+
+    def metrics(self, name: str) -> dict[str, float]:
+        """Sampler ``name``'s ``<name>/time/sample_s`` and ``<name>/calls_per_sample`` (docs/design.md §7)."""
+        return {f"{name}/time/sample_s": self.seconds, f"{name}/calls_per_sample": self.calls_per_sample}
+
+
 def sample_in_batches(
     module: ScoreModule,
     sampler,
@@ -48,59 +65,68 @@ def sample_in_batches(
     mask: np.ndarray | None,
     plan: SamplingPlan,
     chunk_dir: Path,
-) -> tuple[np.ndarray, float]:
-    """Samples (n_cases, n_samples, d) in normalised units and the seconds spent sampling them now.
-
-    ``plan.n_samples`` samples for each normalised measurement ``y_norm[i]`` (mask ``mask[i]``), in batches
-    of ``max(1, chunk_size // n_samples)`` measurements; batch ``i`` is seeded ``seed + i`` and written to
-    ``chunk_dir/batch_<i>.npy`` (atomically) as it finishes. Batches already there (a killed run being
-    resumed in the same directory) are read instead of sampled again.
+) -> Drawn:
+    """``plan.n_samples`` samples for each normalised measurement ``y_norm[i]`` (mask ``mask[i]``), in batches
+    of ``max(1, chunk_size // n_samples)`` measurements; batch ``i`` is seeded ``seed + i`` and written with
+    its network calls to ``chunk_dir/batch_<i>.npz`` (atomically) as it finishes. Batches already there (a
+    killed run being resumed in the same directory) are read instead of sampled again.
     """
     per_batch = max(1, plan.chunk_size // plan.n_samples)
     device = module.device
-    chunks, seconds = [], 0.0
+    chunks, calls, seconds = [], [], 0.0
     starts = range(0, len(y_norm), per_batch)
     with torch.inference_mode():
         for i, start in enumerate(progress(starts, desc=f"sampling ({chunk_dir.name})", unit="batches")):
             rows = slice(start, start + per_batch)
-            path = chunk_dir / f"batch_{i:05d}.npy"
+            path = chunk_dir / f"batch_{i:05d}.npz"
             expected = (len(y_norm[rows]), plan.n_samples, module.network.x_dim)
             if path.is_file():
-                chunks.append(read_chunk(path, expected))
-                continue
-            y_batch = torch.as_tensor(y_norm[rows, None, :], dtype=torch.float32, device=device)
-            m_batch = (
-                None
-                if mask is None
-                else torch.as_tensor(mask[rows, None, :], dtype=torch.float32, device=device)
-            )
-            x, elapsed = module.sample(sampler, y_batch, plan.n_samples, seed=plan.seed + i, mask=m_batch)
-            x = x.float().cpu().numpy()
-            write_atomic(path, lambda tmp, x=x: np.save(tmp, x))
+                x, n_calls = read_chunk(path, expected)
+            else:
+                y_batch = torch.as_tensor(y_norm[rows, None, :], dtype=torch.float32, device=device)
+                m_batch = (
+                    None
+                    if mask is None
+                    else torch.as_tensor(mask[rows, None, :], dtype=torch.float32, device=device)
+                )
+                x, elapsed, n_calls = module.sample(
+                    sampler, y_batch, plan.n_samples, seed=plan.seed + i, mask=m_batch
+                )
+                x = x.float().cpu().numpy()
+                write_atomic(path, lambda tmp, x=x, n=n_calls: write_chunk(tmp, x, n))
+                seconds += elapsed
             chunks.append(x.astype(np.float64))
-            seconds += elapsed
-    return np.concatenate(chunks), seconds
+            calls += [n_calls] * len(x)
+    return Drawn(np.concatenate(chunks), seconds, float(np.mean(calls)))
 
 
 def sample_every_sampler(
     module: ScoreModule, y_norm: np.ndarray, mask: np.ndarray | None, plan: SamplingPlan, out: Path
-) -> dict[str, tuple[np.ndarray, float]]:
-    """:func:`sample_in_batches` for each of ``module.samplers``: name -> (normalised samples, seconds)."""
+) -> dict[str, Drawn]:
+    """:func:`sample_in_batches` for each of ``module.samplers``, in its order: name -> :class:`Drawn`."""
     return {
         name: sample_in_batches(module, sampler, y_norm, mask, plan, Path(out) / CHUNK_DIR / name)
         for name, sampler in module.samplers.items()
     }
 
 
-def read_chunk(path: Path, shape: tuple[int, ...]) -> np.ndarray:
-    """A sampled batch written by a killed run (``np.load`` without pickle), checked against its shape."""
-    x = np.load(path, allow_pickle=False)
+def write_chunk(path: str, x: np.ndarray, calls: int) -> None:
+    """One sampled batch: its samples ``x`` and the network calls that drew them."""
+    with open(path, "wb") as f:  # a file object: np.savez would append .npz to the temporary name
+        np.savez(f, x=x, calls=np.int64(calls))
+
+
+def read_chunk(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, int]:
+    """A sampled batch written by a killed run (``np.load`` without pickle), checked against its shape: the
+    samples and the network calls that drew them."""
+    with np.load(path, allow_pickle=False) as f:
+        x, calls = f["x"], int(f["calls"])
     if x.shape != shape:
         raise ValueError(
             f"{path}: holds samples of shape {x.shape}, this run draws {shape}; delete {path.parent} "
             "to sample again"
         )
-    return x.astype(np.float64)
+    return x, calls
 
 
 def check_measurement(
@@ -151,8 +177,8 @@ def posterior_samples(
     plan = SamplingPlan(n_samples=n_samples, chunk_size=chunk_size, seed=seed)
     with tempfile.TemporaryDirectory() as tmp:
         batches = Path(tmp if chunk_dir is None else chunk_dir)
-        x, _ = sample_in_batches(model.module, sampler, y_in, mask, plan, batches)
-    return model.x_norm.inverse(x)
+        drawn = sample_in_batches(model.module, sampler, y_in, mask, plan, batches)
+    return model.x_norm.inverse(drawn.samples)
 
 
 def write_samples(

@@ -16,8 +16,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
 import yaml  # noqa: E402
+from hydra.utils import instantiate  # noqa: E402
 
+from diffinv.core.samplers import CountingScore  # noqa: E402
 from diffinv.run.files import save_figure  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -47,11 +50,17 @@ def recipe(config: dict) -> str | None:
     return "default" if schedule and edm else None
 
 
-def calls(name: str, node: dict) -> int | None:
-    """Network calls per sample of a fixed-budget sampler (Heun: 2N - 1); None for the adaptive rk45."""
-    if name == "ode":
+def calls(node: dict, formulation) -> int | None:
+    """Network calls per sample of a configured sampler, counted as runs count them
+    (:class:`~diffinv.core.samplers.CountingScore`) on a stand-in score: a fixed-budget sampler's count does
+    not depend on the score. These runs predate ``<sampler>/calls_per_sample`` in metrics.json. None for the
+    adaptive rk45, whose count does."""
+    sampler = instantiate(node)
+    if sampler.keywords.get("method") == "rk45":
         return None
-    return 2 * node["steps"] - 1 if name == "heun" else node["steps"]
+    counted = CountingScore(lambda x, t: -x)
+    sampler(counted, formulation, torch.zeros(1, 1))
+    return counted.calls
 
 
 def main() -> None:
@@ -66,8 +75,9 @@ def main() -> None:
         which = recipe(config)
         if which is None or (which == "edm" and config["loss"]["sigma_data"] != 0.5):
             continue
+        formulation = instantiate(config["formulation"])
         for name, node in config["sampler"].items():
-            n = calls(name, node)
+            n = calls(node, formulation)
             if n is None or f"{name}/exact/std_ratio" not in metrics:
                 continue
             style = {"color": RECIPES[which][0], "marker": MARKERS[name], "ls": "none", "ms": 7}

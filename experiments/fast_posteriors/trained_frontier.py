@@ -16,8 +16,8 @@ measurements and truths from ``datamodule.test_measurements``: the first of the 
 the same seeded noise. Every sampler × schedule × budget (``--budgets``, target network calls; Heun spends
 ``2N - 1``) draws ``--samples`` samples per case through the one sampling path
 (:func:`diffinv.training.posterior.sample_in_batches`, seed the run's ``evaluation.seed``, so every row starts
-from the same x_T), the score wrapped in :class:`~diffinv.core.samplers.CountingScore`: ``calls`` is the real
-number of network calls per sample. Scores as the flux evaluator computes them: ``exact_comparison`` (std
+from the same x_T), which counts the network calls: ``calls`` is the real number per sample
+(``Drawn.calls_per_sample``). Scores as the flux evaluator computes them: ``exact_comparison`` (std
 ratio, mean-error ratio, W1/std and its floor; W1 over all ``--cases`` cases rather than the evaluator's
 first 5, for a steadier number, the floor likewise) and ``segment_metrics``' ±1σ / ±2σ coverage.
 
@@ -51,7 +51,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from benchmarks.bench_samplers_exact import SAMPLERS  # noqa: E402
-from diffinv.core.samplers import SCHEDULES, CountingScore, time_grid  # noqa: E402
+from diffinv.core.samplers import SCHEDULES, time_grid  # noqa: E402
 from diffinv.data.source import dataset_path  # noqa: E402
 from diffinv.problems.flux.evaluator import FluxEvaluator  # noqa: E402
 from diffinv.problems.flux.metrics import exact_comparison, exact_posteriors, segment_metrics  # noqa: E402
@@ -70,18 +70,14 @@ EXACT = "exact posterior samples (reference)"
 
 class Budgeted:
     """A sampler of ``SAMPLERS`` at one budget and schedule, as a module's sampler ``(score_fn, formulation,
-    x_T) -> x``; ``calls`` holds the network calls of each batch it sampled. The stochastic samplers draw from
-    torch's global generator, which :meth:`~diffinv.training.module.ScoreModule.sample` seeds per batch."""
+    x_T) -> x`` (the sampling path counts its network calls). The stochastic samplers draw from torch's global
+    generator, which :meth:`~diffinv.training.module.ScoreModule.sample` seeds per batch."""
 
     def __init__(self, name: str, schedule: str, budget: int):
         self.run, self.schedule, self.budget = SAMPLERS[name], schedule, budget
-        self.calls: list[int] = []
 
     def __call__(self, score_fn, formulation, x_T):
-        counted = CountingScore(score_fn)
-        x = self.run(counted, formulation, x_T, self.budget, self.schedule, None)
-        self.calls.append(counted.calls)
-        return x
+        return self.run(score_fn, formulation, x_T, self.budget, self.schedule, None)
 
 
 def same_grids(formulation, budgets) -> dict[str, str]:
@@ -162,11 +158,11 @@ def sweep(arg: str, n_cases: int, n_samples: int, budgets) -> tuple[dict, list[d
                     continue
                 sampler = Budgeted(name, schedule, budget)
                 with tempfile.TemporaryDirectory() as tmp:
-                    x, seconds = sample_in_batches(model.module, sampler, y_norm, mask, plan, Path(tmp))
-                samples = datamodule.x_norm.inverse(x)
+                    drawn = sample_in_batches(model.module, sampler, y_norm, mask, plan, Path(tmp))
+                samples = datamodule.x_norm.inverse(drawn.samples)
                 row = {"noise": info["noise"], "run": run.name, "sampler": name, "schedule": schedule}
-                row |= {"budget": budget, "calls": max(sampler.calls), "same_grid_as": None}
-                row |= score(samples, truth, y, exact, mask, plan.seed) | {"sample_s": seconds}
+                row |= {"budget": budget, "calls": drawn.calls_per_sample, "same_grid_as": None}
+                row |= score(samples, truth, y, exact, mask, plan.seed) | {"sample_s": drawn.seconds}
                 row["default"] = default_of(name, schedule, budget)
                 rows.append(row)
                 print(table_line(row), flush=True)
@@ -218,7 +214,7 @@ def table_header() -> str:
 def table_line(r: dict) -> str:
     name = r["sampler"] + (f" (`{r['default']}` default)" if r["default"] else "")
     return (
-        f"| {r['noise']:g} | {name} | {r['schedule']} | {r['calls']} | {r['std_ratio']:.3f} | "
+        f"| {r['noise']:g} | {name} | {r['schedule']} | {r['calls']:g} | {r['std_ratio']:.3f} | "
         f"{r['mean_err_ratio']:.3f} | {r['coverage_1sigma']:.3f} | {r['coverage_2sigma']:.3f} | "
         f"{r['w1_over_std']:.3f} ({r['w1_over_std_floor']:.3f}) | "
         f"{'= ' + r['same_grid_as'] if r['same_grid_as'] else format(r['sample_s'], '.1f')} | "

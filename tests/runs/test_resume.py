@@ -138,14 +138,14 @@ def test_sigterm_while_sampling_stops_a_sweep_keeping_its_model_and_batches(tmp_
         "seed=0,1",
     )
     run, batches = sweep / "0", sweep / "0" / "sampling_chunks" / "sde"
-    first = batches / "batch_00000.npy"
+    first = batches / "batch_00000.npz"
     stopped = signal_when(signal.SIGTERM, first.is_file, "diffinv.train", *common, f"hydra.sweep.dir={sweep}")
 
     assert stopped.returncode == 143
     hint = resume_hint("SIGTERM", *common, f"resume={sweep}")
     assert hint in stopped.stderr and hint in (run / "train.log").read_text()
     assert (run / "checkpoints" / "final.ckpt").is_file() and not (run / "metrics.json").exists()
-    assert [p.name for p in batches.glob("batch_*.npy")] == ["batch_00000.npy"]
+    assert [p.name for p in batches.glob("batch_*.npz")] == ["batch_00000.npz"]
 
     assert not (sweep / "1").exists()  # the sweep stopped
 
@@ -201,12 +201,12 @@ def test_a_run_killed_while_sampling_reuses_the_batches_it_wrote(tmp_path):
     batches = killed / "sampling_chunks" / "ode"
     signal_when(
         signal.SIGKILL,
-        lambda: len(list(batches.glob("batch_*.npy"))) >= 10,
+        lambda: len(list(batches.glob("batch_*.npz"))) >= 10,
         "diffinv.train",
         *common,
         f"hydra.run.dir={killed}",
     )
-    assert 10 <= len(list(batches.glob("batch_*.npy"))) < 40
+    assert 10 <= len(list(batches.glob("batch_*.npz"))) < 40
 
     run_module("diffinv.train", *common, f"resume={killed}")
     assert results(killed) == results(tmp_path / "whole")

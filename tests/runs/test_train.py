@@ -55,6 +55,8 @@ def test_train_writes_finite_metrics_figures_config_and_checkpoint(trained_run):
         assert key in metrics
     assert all(math.isfinite(v) for v in metrics.values())
     assert metrics["sinkhorn_violation/max"] < 1e-6 and metrics["train/steps"] == 4
+    # counted while sampling: DPM-Solver++(3M) 20 steps, SDE-DPM-Solver++(2M) at sampler.sde.steps=20
+    assert (metrics["ode/calls_per_sample"], metrics["sde/calls_per_sample"]) == (20, 20)
     assert {p.name for p in (run / "figures").iterdir()} == {
         "histograms_ode.png",
         "histograms_sde.png",
@@ -156,6 +158,7 @@ def test_evaluate_resamples_the_checkpoint_with_another_sampler(trained_run, tmp
     )
     metrics = json.loads((out / "metrics.json").read_text())
     assert "sde/sinkhorn/mean" in metrics and "ode/sinkhorn/mean" not in metrics
+    assert metrics["sde/calls_per_sample"] == 10
     assert all(math.isfinite(v) for v in metrics.values())
     assert summary_rows(result.stdout) == {
         "sde": {

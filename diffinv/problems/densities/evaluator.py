@@ -13,7 +13,8 @@ Every sampler of the module draws ``plan.n_samples`` samples of x for each y* th
 - ``w2``: the exact squared 1-D Wasserstein-2 distance between generated samples and the exact reference.
 
 Keys are flat (docs/design.md §7): ``<sampler>/sinkhorn/y=0.6``, ``<sampler>/sinkhorn/mean``, …, and the
-sampler-free ``sinkhorn_floor/...``, ``band_size/y=...``; ``<sampler>/time/sample_s``, ``time/score_s``.
+sampler-free ``sinkhorn_floor/...``, ``band_size/y=...``; ``<sampler>/time/sample_s``,
+``<sampler>/calls_per_sample``, ``time/score_s``.
 Files: ``samples.h5`` (docs/design.md §6; y* as the measurements, every sample kept),
 ``figures/histograms_<sampler>.png``, ``figures/joint_density.png``.
 """
@@ -73,7 +74,7 @@ class DensityEvaluator(Evaluator):
     def __call__(self, module, datamodule, out: Path, plan: SamplingPlan) -> dict[str, float]:
         y = np.asarray(self.y_stars, dtype=np.float64).reshape(-1, datamodule.dataset.y_dim)
         drawn = sample_every_sampler(module, datamodule.normalise_y(y), None, plan, out)
-        samples = {name: datamodule.x_norm.inverse(x) for name, (x, _) in drawn.items()}
+        samples = {name: datamodule.x_norm.inverse(batches.samples) for name, batches in drawn.items()}
         titles = {
             name: run_label(self.problem.name, module.formulation, [sampler])
             for name, sampler in module.samplers.items()
@@ -82,7 +83,8 @@ class DensityEvaluator(Evaluator):
         test = datamodule.dataset.test
         metrics = self.score(samples, test.x, test.y_clean, out, titles, seed=plan.seed)
         metrics["time/score_s"] = time.perf_counter() - start
-        metrics |= {f"{name}/time/sample_s": seconds for name, (_, seconds) in drawn.items()}
+        for name, batches in drawn.items():
+            metrics |= batches.metrics(name)
         write_samples(out, y, samples, np.arange(len(y)))
         return metrics
 

@@ -8,8 +8,8 @@ and scored by :mod:`diffinv.problems.flux.metrics`.
 
 Keys (flat, docs/design.md §7): per sampler ``<sampler>/rel_mae/seg_jj``, ``<sampler>/rel_mae/mean``,
 ``<sampler>/post_std/...``, ``<sampler>/coverage/{1,2}sigma``, ``<sampler>/coverage_curve/p=0.50``, …,
-``<sampler>/time/sample_s`` and, for the linear–Gaussian variant (file with ``forward_map`` and
-``clip = false``, noise > 0; with masks too), ``<sampler>/exact/mean_err_ratio``,
+``<sampler>/time/sample_s``, ``<sampler>/calls_per_sample`` and, for the linear–Gaussian variant (file
+with ``forward_map`` and ``clip = false``, noise > 0; with masks too), ``<sampler>/exact/mean_err_ratio``,
 ``<sampler>/exact/std_ratio``, ``<sampler>/exact/w1_over_std``; sampler-free ``prior_std/...``,
 ``exact/mean_err`` (the exact posterior mean's own error), ``exact/w1_over_std_floor``, ``eval/n_test``,
 ``time/score_s``.
@@ -79,8 +79,9 @@ class FluxEvaluator(Evaluator):
         noise = noise_label(datamodule.noise, datamodule.noise_std)
         labels = {name: sampler_label(sampler) for name, sampler in module.samplers.items()}
         for name in list(drawn):
-            normalised, metrics[f"{name}/time/sample_s"] = drawn.pop(name)
-            samples = physical[name] = datamodule.x_norm.inverse(normalised)
+            batches = drawn.pop(name)
+            metrics |= batches.metrics(name)
+            samples = physical[name] = datamodule.x_norm.inverse(batches.samples)
             start = time.perf_counter()
             scores = segment_metrics(samples, truth)
             curve = curves[labels[name]] = coverage_curve(samples, truth, self.levels)
