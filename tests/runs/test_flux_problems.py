@@ -134,6 +134,7 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
         "std ratio": "exact/std_ratio",
         "mean-err ratio": "exact/mean_err_ratio",
         "sample s": "time/sample_s",
+        "calls": "calls_per_sample",
     }
     assert summary_rows((run / "train.log").read_text()) == {
         s: {label: f"{metrics[f'{s}/{key}']:.4g}" for label, key in columns.items()}
@@ -172,7 +173,9 @@ def test_the_default_run_is_the_flux_demo_with_its_data_made_on_first_use(tmp_pa
     assert f"results: {run}" in console and [s for s in NOT_ABOUT_THIS_RUN if s in console] == []
     rows = summary_rows(result.stdout)  # a clipped prior: no exact-posterior columns
     assert list(rows) == ["ode", "sde"]
-    assert list(rows["sde"]) == ["rel. error", "post std", "prior std", "cov ±1σ", "cov ±2σ", "sample s"]
+    columns = ["rel. error", "post std", "prior std", "cov ±1σ", "cov ±2σ", "sample s", "calls"]
+    assert list(rows["sde"]) == columns
+    assert (rows["ode"]["calls"], rows["sde"]["calls"]) == ("20", "10")
 
 
 @pytest.mark.fem

@@ -100,8 +100,8 @@ def test_the_run_is_named_with_its_parameters_in_its_log_and_wandb(trained_run):
 
 
 def test_the_run_ends_with_its_headline_numbers_on_the_console_and_in_the_log(trained_run):
-    """Per sampler the Sinkhorn distance, its floor and the sampling time; the training numbers; then the
-    run directory, last. The same table is in train.log."""
+    """Per sampler the Sinkhorn distance, its floor, the sampling time and the network calls per sample; the
+    training numbers; then the run directory, last. The same table is in train.log."""
     _, run, result = trained_run
     metrics = json.loads((run / "metrics.json").read_text())
     rows = summary_rows(result.stdout)
@@ -111,6 +111,7 @@ def test_the_run_ends_with_its_headline_numbers_on_the_console_and_in_the_log(tr
             "sinkhorn": f"{metrics[f'{sampler}/sinkhorn/mean']:.4g}",
             "floor": f"{metrics['sinkhorn_floor/mean']:.4g}",
             "sample s": f"{metrics[f'{sampler}/time/sample_s']:.4g}",
+            "calls": "20",
         }
     training = (
         f"training: {metrics['time/train_s']:.4g} s, 4 steps, final loss {metrics['train/final_loss']:.4g}"
@@ -138,7 +139,8 @@ def test_wandb_offline_run_has_named_figures_the_resolved_config_and_the_headlin
 
     metrics = json.loads((run / "metrics.json").read_text())
     headline = DensityEvaluator.headline(metrics)
-    assert {"ode/sinkhorn/mean", "sinkhorn_floor/mean", "sde/time/sample_s", "time/train_s"} <= set(headline)
+    expected = {"ode/sinkhorn/mean", "sinkhorn_floor/mean", "sde/time/sample_s", "sde/calls_per_sample"}
+    assert expected <= set(headline)
     assert {key: wandb_run.summary[key] for key in headline} == headline
     assert "ode/sinkhorn/y=0.6" not in wandb_run.summary  # the rest is in metrics.json
     assert wandb_run.summary["train/loss"] == pytest.approx(metrics["train/final_loss"])
@@ -165,6 +167,7 @@ def test_evaluate_resamples_the_checkpoint_with_another_sampler(trained_run, tmp
             "sinkhorn": f"{metrics['sde/sinkhorn/mean']:.4g}",
             "floor": f"{metrics['sinkhorn_floor/mean']:.4g}",
             "sample s": f"{metrics['sde/time/sample_s']:.4g}",
+            "calls": "10",
         }
     }
     assert result.stdout.splitlines()[-2:] == ["training: 4 steps", f"results: {out}"]

@@ -47,6 +47,7 @@ class DensityEvaluator(Evaluator):
         "sinkhorn": "{sampler}/sinkhorn/mean",
         "floor": "sinkhorn_floor/mean",
         "sample s": "{sampler}/time/sample_s",
+        "calls": "{sampler}/calls_per_sample",
     }
 
     def __init__(

@@ -54,6 +54,7 @@ class FluxEvaluator(Evaluator):
         "std ratio": "{sampler}/exact/std_ratio",
         "mean-err ratio": "{sampler}/exact/mean_err_ratio",
         "sample s": "{sampler}/time/sample_s",
+        "calls": "{sampler}/calls_per_sample",
     }
 
     def __init__(
