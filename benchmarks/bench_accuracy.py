@@ -29,7 +29,13 @@ from benchmarks.harness import report, set_threads, standard_args
 from diffinv.core.exact import ConditionalGaussianEps, linear_gaussian_posterior
 from diffinv.core.formulations import VE, VP
 from diffinv.core.networks import ScoreMLP
-from diffinv.core.samplers import CountingScore, conditional_score, sample_ode, sample_sde  # noqa: F401 (re-exported)
+from diffinv.core.samplers import (  # noqa: F401 (CountingScore re-exported)
+    CountingScore,
+    conditional_score,
+    sample_heun,
+    sample_ode,
+    sample_sde,
+)
 from diffinv.data.datamodule import PairedDataModule
 from diffinv.problems.flux.metrics import exact_comparison, normalised_joint
 
@@ -60,8 +66,10 @@ QUICK_GRID = [
 def run_sampler(kind: str, opts: dict, score_fn, form, x_T) -> torch.Tensor:
     if kind == "ode rk45":
         return sample_ode(score_fn, form, x_T, "rk45", rtol=opts["tol"], atol=opts["tol"])
-    if kind in ("ode heun", "ode euler"):
-        return sample_ode(score_fn, form, x_T, kind.split()[1], steps=opts["steps"])
+    if kind == "ode heun":
+        return sample_heun(score_fn, form, x_T, steps=opts["steps"])
+    if kind == "ode euler":
+        return sample_sde(score_fn, form, x_T, opts["steps"], lam=0.0)
     if kind == "sde":
         return sample_sde(
             score_fn, form, x_T, steps=opts["steps"], generator=torch.Generator().manual_seed(2)

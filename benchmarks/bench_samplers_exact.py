@@ -14,7 +14,7 @@ Two problems, both with closed-form scores and targets (docs/math.md §9):
 
 Columns (averaged over measurements and components; "std" = the exact posterior's standard deviation):
 calls = network calls counted by :class:`diffinv.core.samplers.CountingScore` (the budget is a target: Heun
-spends ``2N - 1``, torchdiffeq's heun ``2N``); std ratio = sample std / exact std (1 is perfect); mean err =
+spends ``2N - 1``); std ratio = sample std / exact std (1 is perfect); mean err =
 |sample mean - exact mean| / std; W1/std = 1-D Wasserstein-1 between each marginal and an exact sample 4x
 its size, over std. The "exact sample" row is the Monte Carlo floor: the same metrics for independent exact
 samples of the sampler's size (mean of 5 draws; one draw scatters by about ±40 %, so a sampler within
@@ -41,7 +41,6 @@ from diffinv.core.samplers import (
     sample_dpmpp_2m_sde,
     sample_dpmpp_3m,
     sample_heun,
-    sample_ode,
     sample_sde,
 )
 
@@ -56,10 +55,6 @@ FORMULATIONS = {
 }
 
 
-def _steps(calls_per_step: int, budget: int) -> int:
-    return max(1, budget // calls_per_step)
-
-
 # name -> (run(score, form, x_T, budget, schedule, gen), takes a schedule)
 SAMPLERS = {
     "heun": lambda f, F, x, b, s, g: sample_heun(f, F, x, steps=(b + 1) // 2, schedule=s),
@@ -69,8 +64,9 @@ SAMPLERS = {
         f, F, x, steps=b, schedule=s, generator=g
     ),
     "sde (EM) λ=1": lambda f, F, x, b, s, g: sample_sde(f, F, x, b, generator=g, schedule=s),
-    "ode heun (t)": lambda f, F, x, b, s, g: sample_ode(f, F, x, "heun", _steps(2, b), schedule=s),
-    "ode euler (t)": lambda f, F, x, b, s, g: sample_ode(f, F, x, "euler", b, schedule=s),
+    "sde (EM) λ=0": lambda f, F, x, b, s, g: sample_sde(
+        f, F, x, b, lam=0.0, schedule=s
+    ),  # explicit Euler ODE
 }
 
 
@@ -229,7 +225,7 @@ def main() -> None:
                 ["sampler", "schedule", "budget", "calls", "std ratio", "mean err / std", "W1 / std", "s"],
                 rows,
                 note="Exact closed-form score, so every error is the sampler's (docs/math.md §12); "
-                "budget = target network calls (Heun: 2N-1 calls, torchdiffeq heun: 2N); std ratio 1, "
+                "budget = target network calls (Heun: 2N-1 calls); std ratio 1, "
                 "mean err and W1 at the floor row are perfect; all rows share one x_T.",
             )
 

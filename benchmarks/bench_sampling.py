@@ -61,7 +61,8 @@ from benchmarks.harness import (
 )
 from diffinv.core.formulations import VP
 from diffinv.core.networks import ScoreMLP
-from diffinv.core.samplers import CountingScore, conditional_score, sampler_label
+from diffinv.core.samplers import CountingScore, conditional_score
+from diffinv.run.labels import sampler_label
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SAMPLERS = ("rk45", "heun", "euler_maruyama", "ode", "sde")  # config names (conf/sampler/)

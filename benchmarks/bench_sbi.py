@@ -61,8 +61,8 @@ from omegaconf import DictConfig
 
 from benchmarks.bench_accuracy import LinearGaussianCase
 from benchmarks.harness import report, set_threads, standard_args
-from diffinv.core.samplers import sampler_label
 from diffinv.run.console import quiet_console
+from diffinv.run.labels import sampler_label
 from diffinv.train import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

@@ -3,6 +3,7 @@
 The library surface, k-diffusion style (the mathematics: docs/math.md; the layers: docs/design.md §1)::
 
     from diffinv import VE, VP, VPFamily, ScoreMLP, dsm_loss, conditional_score, sample_ode, sample_sde
+    from diffinv import sample_heun, sample_dpmpp_2m, sample_dpmpp_3m, sample_dpmpp_2m_sde  # fast samplers
     from diffinv import load_model, posterior_samples, read_measurement      # a trained run's posterior
 
 The torch-only core (formulations, network, loss, samplers, closed forms) is importable without Lightning
@@ -26,6 +27,10 @@ _EXPORTS = {
     "conditional_score": "diffinv.core.samplers",
     "sample_ode": "diffinv.core.samplers",
     "sample_sde": "diffinv.core.samplers",
+    "sample_heun": "diffinv.core.samplers",
+    "sample_dpmpp_2m": "diffinv.core.samplers",
+    "sample_dpmpp_3m": "diffinv.core.samplers",
+    "sample_dpmpp_2m_sde": "diffinv.core.samplers",
     "GaussianMixture": "diffinv.core.exact",
     "linear_gaussian_posterior": "diffinv.core.exact",
     "load_model": "diffinv.training.checkpoint",
@@ -47,6 +52,10 @@ __all__ = [  # the names of _EXPORTS, spelled out for static tools
     "load_model",
     "posterior_samples",
     "read_measurement",
+    "sample_dpmpp_2m",
+    "sample_dpmpp_2m_sde",
+    "sample_dpmpp_3m",
+    "sample_heun",
     "sample_ode",
     "sample_sde",
 ]
@@ -56,7 +65,15 @@ if TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
     from diffinv.core.formulations import VE, VP, Formulation, VPFamily
     from diffinv.core.losses import dsm_loss
     from diffinv.core.networks import ScoreMLP
-    from diffinv.core.samplers import conditional_score, sample_ode, sample_sde
+    from diffinv.core.samplers import (
+        conditional_score,
+        sample_dpmpp_2m,
+        sample_dpmpp_2m_sde,
+        sample_dpmpp_3m,
+        sample_heun,
+        sample_ode,
+        sample_sde,
+    )
     from diffinv.data.measurements import read_measurement
     from diffinv.training.checkpoint import TrainedModel, load_model
     from diffinv.training.posterior import posterior_samples

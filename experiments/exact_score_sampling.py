@@ -21,7 +21,7 @@ import torch  # noqa: E402
 
 from diffinv.core.exact import GaussianMixture  # noqa: E402
 from diffinv.core.formulations import VE, VP, VPFamily  # noqa: E402
-from diffinv.core.samplers import sample_ode, sample_sde  # noqa: E402
+from diffinv.core.samplers import sample_heun, sample_ode, sample_sde  # noqa: E402
 from diffinv.run.files import save_figure  # noqa: E402
 
 MIXTURE = GaussianMixture(
@@ -38,8 +38,8 @@ FORMULATIONS = {
 SAMPLERS = {
     "SDE λ=1 (500)": lambda fn, F, x, g: sample_sde(fn, F, x, steps=500, lam=1.0, generator=g),
     "SDE λ=0.5 (500)": lambda fn, F, x, g: sample_sde(fn, F, x, steps=500, lam=0.5, generator=g),
-    "ODE euler (500)": lambda fn, F, x, g: sample_ode(fn, F, x, method="euler", steps=500),
-    "ODE heun (100)": lambda fn, F, x, g: sample_ode(fn, F, x, method="heun", steps=100),
+    "ODE euler (500)": lambda fn, F, x, g: sample_sde(fn, F, x, steps=500, lam=0.0),  # λ = 0: explicit Euler
+    "ODE Heun in σ (99 calls)": lambda fn, F, x, g: sample_heun(fn, F, x, steps=50),
     "ODE rk45": lambda fn, F, x, g: sample_ode(fn, F, x, method="rk45"),
 }
 

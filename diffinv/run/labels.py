@@ -1,20 +1,67 @@
 """The names a run shows — in ``train.log``, figure titles, the W&B run name and reports (docs/usage.md §3).
 Each concept is formatted by one function: the formulation by :attr:`Formulation.label
 <diffinv.core.formulations.Formulation.label>` (``VP-κ=2``, ``VE σ_max=5``), a sampler by
-:func:`~diffinv.core.samplers.sampler_label` (``DPM-Solver++(3M) 20 steps logsnr``), the noise by
-:func:`noise_label` (``noise 5 % (σ_n = 5.88)``); :func:`run_label` joins them."""
+:func:`sampler_label` (``DPM-Solver++(3M) 20 steps logsnr``), the noise by :func:`noise_label`
+(``noise 5 % (σ_n = 5.88)``); :func:`run_label` joins them."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from collections.abc import Mapping
 
 from hydra.utils import instantiate
 
-from diffinv.core.samplers import sampler_label
+from diffinv.core import samplers
 
 SEPARATOR = " · "
 ASCII = {"κ": "kappa", "σ": "sigma", "β": "beta", "λ": "lambda", "ρ": "rho"}
+SAMPLER_NAMES = {
+    samplers.sample_ode: "ODE",
+    samplers.sample_sde: "SDE",
+    samplers.sample_heun: "Heun",
+    samplers.sample_dpmpp_2m: "DPM-Solver++(2M)",
+    samplers.sample_dpmpp_3m: "DPM-Solver++(3M)",
+    samplers.sample_dpmpp_2m_sde: "SDE-DPM-Solver++(2M)",
+}
+HEADLINE = ("method", "steps", "schedule")  # shown first, without their keys
+NOT_SETTINGS = ("generator", "progress", "grad")  # how a call runs, not what it computes
+SYMBOLS = {"lam": "λ", "rho": "ρ"}
+
+
+def sampler_label(sampler: functools.partial) -> str:
+    """A sampler with its settings: ``ODE rk45``, ``SDE 500 steps``, ``DPM-Solver++(3M) 20 steps logsnr``,
+    ``SDE 1000 steps λ=0.5``.
+
+    ``sampler`` is a sampler function with its keywords bound (what a ``sampler`` config node instantiates
+    to). Shown: the method (ODE), the step count, the step schedule (left out where it is uniform in t, the
+    sampler's default), then every other keyword whose value differs from the function's default. A keyword
+    bound to None is unset (a run recorded when ``sample_ode`` still took ``steps: null``).
+    """
+    func = sampler.func
+    defaults = {
+        key: p.default for key, p in inspect.signature(func).parameters.items() if p.default is not p.empty
+    }
+    settings = defaults | {key: value for key, value in sampler.keywords.items() if value is not None}
+    parts = [SAMPLER_NAMES.get(func, func.__name__)]
+    if "method" in settings:
+        parts.append(str(settings["method"]))
+    if "steps" in settings:
+        parts.append(f"{settings['steps']} steps")
+    if settings.get("schedule", "uniform") != "uniform" or defaults.get("schedule", "uniform") != "uniform":
+        parts.append(str(settings["schedule"]))
+    for key, value in settings.items():
+        if key not in HEADLINE + NOT_SETTINGS and (key not in defaults or value != defaults[key]):
+            parts.append(_setting(key, value))
+    return " ".join(parts)
+
+
+def _setting(key: str, value) -> str:
+    symbol = SYMBOLS.get(key, key)
+    if value is True:
+        return symbol
+    return f"{symbol}={value:g}" if isinstance(value, float) else f"{symbol}={value}"
 
 
 def noise_label(fraction: float, std: float | None = None) -> str:

@@ -143,8 +143,7 @@ def test_call_counts_of_every_sampler():
     runs = {
         "sde": (lambda f: sample_sde(f, form, x, steps=7), 7),
         "sde denoise": (lambda f: sample_sde(f, form, x, steps=7, denoise=True), 8),
-        "ode euler": (lambda f: sample_ode(f, form, x, method="euler", steps=7), 7),
-        "ode heun": (lambda f: sample_ode(f, form, x, method="heun", steps=7), 14),
+        "euler ode": (lambda f: sample_sde(f, form, x, steps=7, lam=0.0), 7),
         "heun": (lambda f: sample_heun(f, form, x, steps=7), 13),
         "heun 1 step": (lambda f: sample_heun(f, form, x, steps=1), 1),
         "heun denoise": (lambda f: sample_heun(f, form, x, steps=7, denoise=True), 14),
@@ -167,10 +166,7 @@ def _all_sampler_runs(form, x_T):
             f"sde {schedule}": lambda f, s=schedule: sample_sde(
                 f, form, x_T, 6, generator=gen, denoise=True, schedule=s
             ),
-            f"ode euler {schedule}": lambda f, s=schedule: sample_ode(f, form, x_T, "euler", 6, schedule=s),
-            f"ode heun {schedule}": lambda f, s=schedule: sample_ode(
-                f, form, x_T, "heun", 6, denoise=True, schedule=s
-            ),
+            f"euler ode {schedule}": lambda f, s=schedule: sample_sde(f, form, x_T, 6, lam=0.0, schedule=s),
             f"heun {schedule}": lambda f, s=schedule: sample_heun(
                 f, form, x_T, steps=6, schedule=s, denoise=True
             ),
@@ -327,7 +323,7 @@ def test_default_sde_is_bit_for_bit_the_paper_grid_sampler():
         (lambda f, F, x: sample_dpmpp_3m(f, F, x, steps=5, max_step_ratio=0.5), "max_step_ratio"),
         (lambda f, F, x: sample_dpmpp_2m_sde(f, F, x, steps=5, lam=-1.0), "lam"),
         (lambda f, F, x: sample_dpmpp_2m_sde(f, F, torch.zeros(3, dtype=torch.long), steps=5), "x_T"),
-        (lambda f, F, x: sample_ode(f, F, x, schedule="karras"), "rk45 chooses its own steps"),
+        (lambda f, F, x: sample_ode(f, F, x, method="euler"), "unknown ODE method 'euler'"),
         (lambda f, F, x: sample_sde(f, F, x, 5, schedule="geometric"), "unknown schedule"),
     ],
 )

@@ -12,15 +12,15 @@ from scipy.stats import wasserstein_distance
 
 from diffinv.core.exact import ConditionalGaussianEps, GaussianMixture
 from diffinv.core.formulations import VE, VP
-from diffinv.core.samplers import conditional_score, sample_ode, sample_sde
+from diffinv.core.samplers import conditional_score, sample_heun, sample_ode, sample_sde
 from tests.helpers.closed_forms import assert_gaussian_samples, joint_gaussian
 
 N = 20_000
 SAMPLERS = {
     "sde_lam1": lambda fn, F, x, g: sample_sde(fn, F, x, steps=500, lam=1.0, generator=g),
     "sde_lam0.5": lambda fn, F, x, g: sample_sde(fn, F, x, steps=500, lam=0.5, generator=g),
-    "ode_euler": lambda fn, F, x, g: sample_ode(fn, F, x, method="euler", steps=500),
-    "ode_heun": lambda fn, F, x, g: sample_ode(fn, F, x, method="heun", steps=100),
+    "ode_euler": lambda fn, F, x, g: sample_sde(fn, F, x, steps=500, lam=0.0),  # λ = 0: explicit Euler ODE
+    "ode_heun": lambda fn, F, x, g: sample_heun(fn, F, x, steps=50),
     "ode_rk45": lambda fn, F, x, g: sample_ode(fn, F, x, method="rk45"),
 }
 
@@ -86,7 +86,7 @@ def test_bad_input_is_named():
     x = torch.zeros(4, 2)
     with pytest.raises(ValueError, match="unknown ODE method 'rk4'"):
         sample_ode(fn, form, x, method="rk4")
-    with pytest.raises(ValueError, match="steps"):
+    with pytest.raises(ValueError, match="unknown ODE method 'heun'.*sample_heun"):
         sample_ode(fn, form, x, method="heun")
     with pytest.raises(ValueError, match="steps"):
         sample_sde(fn, form, x, steps=0)

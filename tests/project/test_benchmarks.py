@@ -19,7 +19,7 @@ from benchmarks.bench_sampling import (
 from benchmarks.bench_sbi import train_config
 from diffinv.core.formulations import VE, VP
 from diffinv.core.networks import ScoreMLP
-from diffinv.core.samplers import sample_heun, sample_ode
+from diffinv.core.samplers import sample_heun, sample_sde
 from diffinv.data.schema import Split, write_dataset
 
 D = 3
@@ -40,11 +40,12 @@ def linear_gaussian_file(tmp_path):
 
 
 def test_counting_score_counts_sampler_calls(linear_gaussian_file):
-    """NFE per sampler as the samplers implement them: heun 2 per step, euler and SDE 1 per step."""
+    """NFE per sampler as the samplers implement them: Heun (in σ) 2 per step, the last step 1; euler and
+    SDE 1 per step."""
     case = LinearGaussianCase(linear_gaussian_file, noise=0.1, n_cases=4)
     grid = [("ode heun", {"steps": 7}), ("ode euler", {"steps": 7}), ("sde", {"steps": 9})]
     rows = evaluate(case, VE(0.001, 5.0), grid, n_samples=20, network_repeats=1)
-    assert [r["nfe"] for r in rows] == [14, 7, 9]
+    assert [r["nfe"] for r in rows] == [13, 7, 9]
     assert all(r["seconds"] > 0 and r["network_s"] > 0 for r in rows)
 
     calls = CountingScore(lambda x, t: -x)
@@ -95,7 +96,7 @@ def test_accuracy_column_tells_an_accurate_sampler_from_a_coarse_one():
     """SciPy's RK45 on the exact linear–Gaussian score is at the exact posterior; 2 Euler steps are not."""
     samplers = {
         "scipy": partial(solve_rk45, rtol=1e-4, atol=1e-4),
-        "euler 2": partial(sample_ode, method="euler", steps=2),
+        "euler 2": partial(sample_sde, steps=2, lam=0.0),
     }
     metrics, floor = accuracy(samplers, VP(0.001, 15.0), n_samples=200)
     assert 0.9 < metrics["scipy"]["std_ratio"] < 1.1

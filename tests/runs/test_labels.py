@@ -42,7 +42,7 @@ def test_formulation_labels_carry_their_parameters(overrides, label):
         (["sampler=sde"], "SDE-DPM-Solver++(2M) 40 steps logsnr"),
         (["sampler=rk45"], "ODE rk45"),
         (["sampler=rk45", "sampler.rk45.rtol=1e-3"], "ODE rk45 rtol=0.001"),
-        (["sampler=rk45", "sampler.rk45.method=heun", "sampler.rk45.steps=200"], "ODE heun 200 steps"),
+        (["sampler=heun", "sampler.heun.steps=12", "sampler.heun.rho=5"], "Heun 12 steps karras ρ=5"),
         (["sampler=euler_maruyama"], "SDE 500 steps"),
         (
             ["sampler=euler_maruyama", "sampler.euler_maruyama.steps=100", "sampler.euler_maruyama.lam=0.5"],

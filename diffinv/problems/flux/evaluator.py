@@ -26,12 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from diffinv.core.samplers import sampler_label
 from diffinv.problems.evaluator import Evaluator
 from diffinv.problems.flux import report as sweep_report
 from diffinv.problems.flux.figures import plot_calibration, plot_flux_cases
 from diffinv.problems.flux.metrics import coverage_curve, exact_comparison, segment_metrics
-from diffinv.run.labels import join_labels, noise_label
+from diffinv.run.labels import join_labels, noise_label, sampler_label
 from diffinv.training.posterior import SamplingPlan, sample_every_sampler, write_samples
 
 
