@@ -28,6 +28,7 @@ from diffinv.data.datamodule import network_measurements
 from diffinv.data.measurements import MeasurementError
 from diffinv.run.console import progress
 from diffinv.run.files import write_atomic
+from diffinv.run.threads import torch_threads
 from diffinv.training.checkpoint import TrainedModel
 from diffinv.training.module import ScoreModule
 
@@ -167,15 +168,18 @@ def posterior_samples(
     seed: int = 0,
     chunk_size: int = SamplingPlan.chunk_size,
     chunk_dir: str | Path | None = None,
+    threads: int | None = None,
 ) -> np.ndarray:
     """Posterior samples (n, n_samples, d) in physical units for measurements ``y`` (m,) or (n, m) in physical
     units (NaN = switched-off sensor), with the model's first sampler. ``chunk_dir`` keeps finished batches
-    (a rerun reuses them)."""
+    (a rerun reuses them). ``threads``: torch CPU threads for this call (None: the run's ``torch_threads``,
+    as the command line uses; the caller's own count is restored afterwards)."""
     y, mask = check_measurement(model, np.atleast_2d(np.asarray(y, dtype=np.float64)))
     (sampler, *_) = model.module.samplers.values()
     y_in = network_measurements(model.y_norm, np.nan_to_num(y, nan=0.0), mask)
     plan = SamplingPlan(n_samples=n_samples, chunk_size=chunk_size, seed=seed)
-    with tempfile.TemporaryDirectory() as tmp:
+    n_threads = model.config.torch_threads if threads is None else threads
+    with tempfile.TemporaryDirectory() as tmp, torch_threads(n_threads):
         batches = Path(tmp if chunk_dir is None else chunk_dir)
         drawn = sample_in_batches(model.module, sampler, y_in, mask, plan, batches)
     return model.x_norm.inverse(drawn.samples)

@@ -1,7 +1,7 @@
 """Your own measurement (``diffinv.infer``): the three file formats, a header row, one measurement as one
 column, physical units, NaN readings as switched-off sensors of a many-operator model — checked against the
 evaluator's posterior for the same measurements, seeds and batches — and the files it writes against their
-documentation (docs/design.md §6, docs/usage.md §6)."""
+documentation (docs/design.md §6, docs/usage.md §6); the README's library snippets, run as written."""
 
 import json
 import re
@@ -69,6 +69,37 @@ def written_names(path) -> set[str]:
 def tanh_run(tmp_path_factory):
     run, _ = train(tmp_path_factory.mktemp("tanh"), "problem=tanh", "evaluation.n_samples=50")
     return run
+
+
+def readme_library_snippets() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    return re.findall(
+        r"```python\n(.*?)```", text[text.index("## The library") : text.index("## Where things")], re.S
+    )
+
+
+def test_the_readme_library_snippets_run_as_written(tanh_run, tmp_path, monkeypatch):
+    """The README's two code blocks, unchanged, in a directory holding what they name (a run under
+    outputs/train/runs, a readings.csv): the core samples are finite and carry no autograd graph; the trained
+    run's posterior comes back in physical units with the run's thread count, and the caller's is restored."""
+    core, trained = readme_library_snippets()
+    (tmp_path / "outputs" / "train" / "runs").mkdir(parents=True)
+    (tmp_path / "outputs" / "train" / "runs" / "2026-12-04_00-00-00").symlink_to(tanh_run)
+    (tmp_path / "readings.csv").write_text("-0.6\n0.6\n")
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    try:
+        exec(compile(core, "README.md (core)", "exec"), scope := {})
+    finally:
+        torch.set_num_threads(threads)
+    assert scope["x"].shape == (2, 1000, 30) and torch.isfinite(scope["x"]).all()
+    assert scope["x"].grad_fn is None
+    torch.set_num_threads(2)
+    exec(compile(trained, "README.md (trained run)", "exec"), scope := {})
+    assert torch.get_num_threads() == 2
+    x = scope["x"]
+    assert x.shape == (2, 1000, 1) and np.isfinite(x).all()
+    assert x[0].mean() < x[1].mean()  # tanh: the posterior follows the reading
 
 
 def test_infer_writes_the_documented_samples_and_summary(tanh_run, tmp_path):
