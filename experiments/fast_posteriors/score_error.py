@@ -239,7 +239,7 @@ def print_tables(results: list[dict]) -> None:
                 "run": r["run"],
                 "noise": f"{r['noise']:g}",
                 "net": r["network"],
-                "σ_d": f"{r['sigma_data']:g}" if r["sigma_data"] else "-",
+                "σ_d": sigma_data_label(r) if r["sigma_data"] else "-",
                 "post std": f"{r['post_std']:.4f}",
                 "D@std": f"{x['denoiser_error_at_post_std']:.3f}",
                 "max D": f"{x['denoiser_error_max']:.2f}",
@@ -265,10 +265,16 @@ def print_tables(results: list[dict]) -> None:
     )
 
 
+def sigma_data_label(r: dict) -> str:
+    """The preconditioning's σ_d, and the loss weight's where it differs (the early runs of the README)."""
+    loss = r["loss"]["sigma_data"]
+    return f"{r['sigma_data']:g}" + (f" (loss {loss:g})" if loss != r["sigma_data"] else "")
+
+
 def label(r: dict) -> str:
     extra = ""
     if r["network"] == "EDM":
-        extra = f", σ_d {r['sigma_data']:g}"
+        extra = f", σ_d {sigma_data_label(r)}"
         if r["loss"].get("p_mean", -1.2) != -1.2:
             extra += f", P_mean {r['loss']['p_mean']:g}"
     if r["lr_scheduler"]:
@@ -316,9 +322,16 @@ def plot(results: list[dict], path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("ckpts", nargs="+", type=Path, help="checkpoints of diffinv.train on the exact check")
+    parser.add_argument("ckpts", nargs="*", type=Path, help="checkpoints of diffinv.train on the exact check")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for score_error.{png,json}")
+    parser.add_argument("--replot", action="store_true", help="redraw score_error.png from its json only")
     args = parser.parse_args(argv)
+    if args.replot:
+        results = json.loads((args.out / "score_error.json").read_text())["runs"]
+        print(plot(results, args.out / "score_error.png"))
+        return
+    if not args.ckpts:
+        parser.error("give the checkpoints to measure (or --replot)")
     torch.set_num_threads(1)
     start = time.perf_counter()
     results = [run_one(ckpt) for ckpt in args.ckpts]

@@ -79,14 +79,20 @@ def signal_when(
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
-def compose_train(*overrides: str, hydra_config: bool = False):
-    """The config ``python -m diffinv.train <overrides>`` runs with (Hydra's compose API), its resolvers
-    registered as ``diffinv.train`` registers them (a test file run alone has not imported it)."""
+def compose_config(name: str, *overrides: str, hydra_config: bool = False):
+    """The config ``conf/<name>.yaml`` with ``overrides`` as its entry point runs with (Hydra's compose API),
+    the resolvers registered as the entry points register them (a test file run alone has not imported
+    them)."""
     from diffinv.run.resolvers import register_resolvers
 
     register_resolvers()
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return compose("train", overrides=list(overrides), return_hydra_config=hydra_config)
+        return compose(name, overrides=list(overrides), return_hydra_config=hydra_config)
+
+
+def compose_train(*overrides: str, hydra_config: bool = False):
+    """The config ``python -m diffinv.train <overrides>`` runs with."""
+    return compose_config("train", *overrides, hydra_config=hydra_config)
 
 
 def make_data(data_dir, *overrides):
