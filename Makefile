@@ -52,7 +52,7 @@ table2: $(STAMP)
 # benchmarks/RESULTS.md. Data files from data_gen are read from data/ (a synthetic stand-in or a skip where
 # missing). BENCH_ARGS=--threads=N on a machine with free cores. bench_sbi needs the `bench` extra (sbi) and trains
 # three advection models of 1,000 epochs (ours, ours with recipe=paper, sbi's NPSE): 20 min to over an hour.
-BENCHMARKS := training sampling accuracy datagen sinkhorn sbi
+BENCHMARKS := training sampling accuracy datagen sinkhorn sbi library
 # `make bench` samples the paper's 10^6 (1,000 x 1,000) with sampler=ode (~2.5 min on one loaded core; issue 13's
 # target <= 5 min), every sampler and SciPy on 10 x 1,000 (~1 min); BENCH_SAMPLING_ARGS= adds sde at 10^6 (~5 min).
 BENCH_ARGS ?=
