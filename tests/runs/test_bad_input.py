@@ -6,33 +6,16 @@ start per case; their exit status is the ``SystemExit`` they raise."""
 
 import subprocess
 import sys
-from unittest.mock import patch
 
 import h5py
 import numpy as np
 import pytest
 import torch
-from hydra.core.global_hydra import GlobalHydra
 
 import data_gen.__main__ as data_gen_cli
-from data_gen.config import CONF_DIR
 from data_gen.toy import generate
 from diffinv import evaluate, infer, train
-from tests.helpers.runs import CONF
-
-
-@pytest.fixture(autouse=True)
-def fresh_hydra():
-    yield
-    GlobalHydra.instance().clear()
-
-
-def run_main(main, *argv: str):
-    """Call an entry point's Hydra ``main`` as ``python -m`` would, with ``argv``; its config tree is
-    named explicitly (imported, Hydra would look for it as a Python package)."""
-    conf = str(CONF_DIR) if main is data_gen_cli.main else CONF
-    with patch.object(sys, "argv", ["prog", f"--config-path={conf}", *argv]):
-        return main()
+from tests.helpers.runs import run_main
 
 
 def fails(main, *argv: str) -> None:
@@ -53,7 +36,6 @@ def tanh_checkpoint(tmp_path_factory, toy_file):
     run_main(
         train.main, "debug=fast", "problem=tanh", f"problem.data_file={toy_file}", f"hydra.run.dir={run}"
     )
-    GlobalHydra.instance().clear()
     return run / "checkpoints" / "final.ckpt"
 
 
