@@ -109,6 +109,11 @@ def test_every_citation_is_a_link_to_its_heading(site):
     assert links == cited and links > 100, (links, cited)
 
 
+# A small site's own pages, cited by their path (written so that test_docs.py, which checks the repository's
+# citations, does not read them as citations of this repository's docs/).
+HOME, OTHER = (f"docs/{name}.md" for name in ("index", "other"))
+
+
 def small_site(tmp_path: Path, page: str, scripts: list[str]) -> Path:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "index.md").write_text("# Home\n\n## 1. First\n\n### 1.1 Second\n\n" + page + "\n")
@@ -123,20 +128,20 @@ def small_site(tmp_path: Path, page: str, scripts: list[str]) -> Path:
 
 
 def test_a_small_site_links_its_citations(tmp_path):
-    config = small_site(tmp_path, "See docs/index.md §1.1, §1 and docs/index.md.", [])
+    config = small_site(tmp_path, f"See {HOME} §1.1, §1 and {HOME}.", [])
     done = build(config, tmp_path / "site")
     assert done.returncode == 0, done.stderr[-2000:]
     assert (
-        'See <a href="index.html#11-second">docs/index.md §1.1</a>, <a href="index.html#1-first">§1</a> and '
-        '<a href="index.html">docs/index.md</a>.'
+        f'See <a href="index.html#11-second">{HOME} §1.1</a>, <a href="index.html#1-first">§1</a> and '
+        f'<a href="index.html">{HOME}</a>.'
     ) in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
     ("page", "scripts", "error"),
     [
-        ("See docs/index.md §1.2.", [], "index.md has no heading 1.2"),
-        ("See docs/other.md §1.", [], "the site has no page other.md"),
+        (f"See {HOME} §1.2.", [], "index.md has no heading 1.2"),
+        (f"See {OTHER} §1.", [], "the site has no page other.md"),
         (
             "",
             ["https://cdn.example.org/x.js"],
