@@ -70,8 +70,9 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check diffinv data_gen experiments tests benchmarks
 	$(VENV)/bin/lint-imports
 
-# The documentation site (mkdocs.yml) into site/; --strict turns every warning into an error. The build
-# fetches nothing (MathJax is loaded by the reader's browser). NO_MKDOCS_2_WARNING silences Material's
+# The documentation site (mkdocs.yml) into site/; --strict turns every warning into an error. Neither the build
+# nor a reader fetches anything: MathJax is served from site/, and the build fails on a page that would load a
+# script or stylesheet from another host (docs/hooks/offline_site.py). NO_MKDOCS_2_WARNING silences Material's
 # end-of-life banner, which is no build problem.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict

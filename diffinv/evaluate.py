@@ -23,7 +23,7 @@ from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
 from diffinv.run.interrupts import exits_on_interrupt
 from diffinv.run.resolvers import register_resolvers
-from diffinv.run.resume import completed_metrics, start_run_dir
+from diffinv.run.resume import completed_metrics, discarded_on_failure, start_run_dir
 from diffinv.training.checkpoint import load_model
 
 register_resolvers()
@@ -39,19 +39,20 @@ def evaluate(cfg: DictConfig) -> dict:
         "problem": {"evaluator": given(cfg.evaluator)},
         "torch_threads": cfg.torch_threads,
     }
-    model = load_model(cfg.ckpt, sampler=cfg.sampler, overrides=overrides)
-    run_cfg = model.config
-    run_cfg.paths.output_dir = cfg.paths.output_dir
-    torch.set_num_threads(run_cfg.torch_threads)
     out = Path(cfg.paths.output_dir)
+    with discarded_on_failure(out, cfg.resume):  # everything checked before the run directory is written to
+        model = load_model(cfg.ckpt, sampler=cfg.sampler, overrides=overrides)
+        run_cfg = model.config
+        run_cfg.paths.output_dir = cfg.paths.output_dir
+        torch.set_num_threads(run_cfg.torch_threads)
+        datamodule = instantiate(run_cfg.data, path=str(ensure_dataset(run_cfg)))
+        datamodule.setup("test")
+        model.check_data(datamodule)
     trailer = f"# evaluated from checkpoint: {cfg.ckpt}\n"
     if start_run_dir(cfg.resume, out, run_cfg, trailer) and (done := completed_metrics(out)) is not None:
         announce(run_cfg, done, out)
         return done
 
-    datamodule = instantiate(run_cfg.data, path=str(ensure_dataset(run_cfg)))
-    datamodule.setup("test")
-    model.check_data(datamodule)
     metrics = run_evaluator(run_cfg, model.module, datamodule, out)
     metrics["train/steps"] = float(model.global_step)
     write_json(out / "metrics.json", metrics)

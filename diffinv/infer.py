@@ -36,7 +36,7 @@ from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
 from diffinv.run.interrupts import exits_on_interrupt
 from diffinv.run.resolvers import register_resolvers
-from diffinv.run.resume import completed_metrics, discard_run_dir, start_run_dir
+from diffinv.run.resume import completed_metrics, discarded_on_failure, start_run_dir
 from diffinv.training.checkpoint import load_model
 from diffinv.training.posterior import CHUNK_DIR, check_measurement, posterior_samples, write_samples
 
@@ -50,13 +50,10 @@ def infer(cfg: DictConfig) -> dict:
     ``summary.json``."""
     torch.set_num_threads(cfg.torch_threads)
     out = Path(cfg.paths.output_dir)
-    try:  # everything checked before the run directory is written to
+    with discarded_on_failure(out, cfg.resume):  # everything checked before the run directory is written to
         model = load_model(cfg.ckpt, sampler=OmegaConf.select(cfg, "sampler"))
         readings = read_measurement(cfg.measurement, cfg.measurement_key)
         y, mask = check_measurement(model, readings, source=f"measurement: {cfg.measurement}")
-    except BaseException:  # bad input, or interrupted: no run directory left behind
-        discard_run_dir(out)
-        raise
     if start_run_dir(cfg.resume, out, cfg) and (done := completed_metrics(out, "summary.json")) is not None:
         return done
     log.info(

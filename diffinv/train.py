@@ -31,7 +31,7 @@ from diffinv.run.files import write_json
 from diffinv.run.interrupts import active_catcher, exits_on_interrupt
 from diffinv.run.labels import noise_label, run_label
 from diffinv.run.resolvers import register_resolvers
-from diffinv.run.resume import completed_metrics, latest_checkpoint, start_run_dir
+from diffinv.run.resume import completed_metrics, discarded_on_failure, latest_checkpoint, start_run_dir
 from diffinv.run.validation import validate
 from diffinv.training.interruption import StopOnSignal, continue_csv_log
 from diffinv.training.loggers import WandbLogger
@@ -75,15 +75,16 @@ def fit(trainer: pl.Trainer, module: ScoreModule, datamodule, out: Path, checkpo
 
 
 def train(cfg: DictConfig) -> dict:
-    validate(cfg)
-    torch.set_num_threads(cfg.torch_threads)
-    pl.seed_everything(cfg.seed, workers=True)
     out = Path(cfg.paths.output_dir)
-    datamodule = instantiate(cfg.data, path=str(ensure_dataset(cfg)))
-    datamodule.setup("fit")
-    if OmegaConf.select(cfg, "loss.sigma_data") == "auto":  # the data's scale (docs/math.md §15.2): the run's
-        cfg.loss.sigma_data = datamodule.x_scale()  # config.yaml, checkpoint and W&B config hold the number
-        log.info("sigma_data (auto): %.4g, the normalised training data's std", cfg.loss.sigma_data)
+    with discarded_on_failure(out, cfg.resume):  # everything checked before the run directory is written to
+        validate(cfg)
+        torch.set_num_threads(cfg.torch_threads)
+        pl.seed_everything(cfg.seed, workers=True)
+        datamodule = instantiate(cfg.data, path=str(ensure_dataset(cfg)))
+        datamodule.setup("fit")
+        if OmegaConf.select(cfg, "loss.sigma_data") == "auto":  # the data's scale (docs/math.md §15.2): the
+            cfg.loss.sigma_data = datamodule.x_scale()  # run's config.yaml, checkpoint and W&B config hold it
+            log.info("sigma_data (auto): %.4g, the normalised training data's std", cfg.loss.sigma_data)
     resuming = start_run_dir(cfg.resume, out, cfg)
     if resuming and (done := completed_metrics(out)) is not None:
         announce(cfg, done, out)

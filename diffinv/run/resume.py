@@ -13,9 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from diffinv.run.errors import ConfigError
@@ -50,13 +53,27 @@ def start_run_dir(resume: str | None, out: Path, cfg: DictConfig, trailer: str =
     return True
 
 
-def discard_run_dir(out: Path) -> None:
+def discard_run_dir(out: Path, resume: str | None) -> None:
     """Remove ``out`` if it holds nothing but what Hydra made when the job started (``.hydra/`` and the
-    job's log file): what a call that stopped on bad input before writing anything leaves. A directory with
-    anything else in it (a run being resumed, a folder of the user's) is left as it is."""
+    job's log file): what a call that stopped before writing anything leaves. A directory with anything else
+    in it (a folder of the user's) is left as it is, and so is every directory of a resumed run (``resume``)
+    or of a multirun (the sweep keeps its jobs' records)."""
+    if resume or (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):
+        return
     made = {".hydra"} | ({f"{HydraConfig.get().job.name}.log"} if HydraConfig.initialized() else set())
     if out.is_dir() and {p.name for p in out.iterdir()} <= made:
         shutil.rmtree(out)
+
+
+@contextmanager
+def discarded_on_failure(out: Path, resume: str | None) -> Iterator[None]:
+    """The start-up checks of a run, before it writes to ``out``: if they stop it (bad input, missing data, an
+    interruption), no run directory is left behind (:func:`discard_run_dir`)."""
+    try:
+        yield
+    except BaseException:
+        discard_run_dir(out, resume)
+        raise
 
 
 def differing_keys(before: DictConfig, now: DictConfig) -> list[str]:

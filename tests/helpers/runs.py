@@ -11,8 +11,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = str(ROOT / "conf")
@@ -51,6 +53,21 @@ def run_module(
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def run_main(main, *argv: str):
+    """Call an entry point's Hydra ``main`` in this process as ``python -m`` would, with ``argv`` (no
+    interpreter start per call); its config tree is named explicitly (imported, Hydra would look for it as a
+    Python package). Its exit status, where it has one, is the ``SystemExit`` it raises."""
+    import data_gen.__main__ as data_gen_cli
+    from data_gen.config import CONF_DIR
+
+    conf = str(CONF_DIR) if main is data_gen_cli.main else CONF
+    with patch.object(sys, "argv", ["prog", f"--config-path={conf}", *argv]):
+        try:
+            return main()
+        finally:
+            GlobalHydra.instance().clear()
 
 
 def signal_when(

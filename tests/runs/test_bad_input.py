@@ -6,33 +6,16 @@ start per case; their exit status is the ``SystemExit`` they raise."""
 
 import subprocess
 import sys
-from unittest.mock import patch
 
 import h5py
 import numpy as np
 import pytest
 import torch
-from hydra.core.global_hydra import GlobalHydra
 
 import data_gen.__main__ as data_gen_cli
-from data_gen.config import CONF_DIR
 from data_gen.toy import generate
 from diffinv import evaluate, infer, train
-from tests.helpers.runs import CONF
-
-
-@pytest.fixture(autouse=True)
-def fresh_hydra():
-    yield
-    GlobalHydra.instance().clear()
-
-
-def run_main(main, *argv: str):
-    """Call an entry point's Hydra ``main`` as ``python -m`` would, with ``argv``; its config tree is
-    named explicitly (imported, Hydra would look for it as a Python package)."""
-    conf = str(CONF_DIR) if main is data_gen_cli.main else CONF
-    with patch.object(sys, "argv", ["prog", f"--config-path={conf}", *argv]):
-        return main()
+from tests.helpers.runs import run_main
 
 
 def fails(main, *argv: str) -> None:
@@ -53,7 +36,6 @@ def tanh_checkpoint(tmp_path_factory, toy_file):
     run_main(
         train.main, "debug=fast", "problem=tanh", f"problem.data_file={toy_file}", f"hydra.run.dir={run}"
     )
-    GlobalHydra.instance().clear()
     return run / "checkpoints" / "final.ckpt"
 
 
@@ -80,11 +62,11 @@ def test_invalid_config_values_name_the_key(overrides, message, tmp_path, capsys
     overrides = (
         overrides if any(o.startswith("problem=") for o in overrides) else ["problem=tanh", *overrides]
     )
-    fails(train.main, *overrides, f"hydra.run.dir={tmp_path}")
+    fails(train.main, *overrides, f"hydra.run.dir={tmp_path / 'run'}")
     err = capsys.readouterr()
     assert message in err.err + err.out
     assert "Traceback" not in err.err
-    assert not (tmp_path / "checkpoints").exists()
+    assert not (tmp_path / "run").exists()  # stopped at start-up: no run directory left behind
 
 
 def corrupt(kind: str, good, tmp_path):
@@ -129,6 +111,7 @@ def test_bad_data_files_are_named(kind, message, toy_file, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and str(path) in err
     assert (path.read_bytes() if path.exists() else None) == before
+    assert not (tmp_path / "run").exists()
 
 
 class NotATensor:
@@ -153,6 +136,7 @@ def test_bad_checkpoints_are_refused_without_unpickling(kind, tmp_path, capsys):
         "foreign checkpoint": "was not written by diffinv.train",
     }[kind]
     assert err.startswith(f"error: ckpt: {path}") and expected in err
+    assert not (tmp_path / "eval").exists()
 
 
 def rewrite_x(path, change) -> None:
@@ -225,6 +209,18 @@ def test_a_failed_inference_leaves_a_directory_it_did_not_make_as_it_was(tanh_ch
     fails(infer.main, f"ckpt={tanh_checkpoint}", f"measurement={tmp_path / 'm.csv'}", f"hydra.run.dir={out}")
     assert capsys.readouterr().err.startswith("error: measurement")
     assert (out / "notes.txt").read_text() == "keep me" and not (out / "config.yaml").exists()
+
+
+def test_a_resumed_run_or_a_sweep_that_stops_at_start_up_keeps_its_directory(tmp_path, capsys):
+    resumed = tmp_path / "resumed"  # as a run killed at start-up left it
+    (resumed / ".hydra").mkdir(parents=True)
+    (resumed / "train.log").write_text("")
+    fails(train.main, "problem=tanh", "data.noise=-1", f"resume={resumed}")
+    sweep = tmp_path / "sweep"
+    fails(train.main, "-m", "problem=tanh", "data.noise=-1", f"hydra.sweep.dir={sweep}")
+    assert capsys.readouterr().err.count("error: data.noise: must be >= 0") == 2
+    assert {p.name for p in resumed.iterdir()} == {".hydra", "train.log"}
+    assert (sweep / "multirun.yaml").is_file() and (sweep / "0" / ".hydra").is_dir()
 
 
 def test_data_generation_names_the_bad_value(tmp_path, capsys):
