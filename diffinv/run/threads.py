@@ -1,5 +1,6 @@
-"""CPU threads for a library call (docs/design.md §1): torch's default is one thread per core, which on a busy
-machine is slower than one thread (2.5x slower here: benchmarks/RESULTS.md, "Threads of a library call")."""
+"""CPU threads for a library call (docs/usage.md §7): torch's default is one thread per core, which on a busy
+machine is slower than one thread (12x slower on 2 cores at load 4.3: benchmarks/RESULTS.md, "Threads and
+memory of a library call")."""
 
 from __future__ import annotations
 
