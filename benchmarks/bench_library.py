@@ -1,9 +1,9 @@
-"""Threads and memory of a library call: the README's core sampler call (2 measurements x 1,000 samples of a
-30-d unknown, the 4x256 ε-MLP, ``sample_sde(steps=1000)``) with one torch thread against torch's default (one per
-core), and its peak memory without autograd history (the samplers' default) against ``grad=True`` at a tenth
-of the steps (the graph grows with every step).
+"""Threads and memory of a library call: the README's core sampler call (2 measurements x 1,000 samples of
+a 30-d unknown, the 4x256 ε-MLP, ``sample_sde(steps=1000)``) with one torch thread against torch's default
+(one per core), and its peak memory without autograd history (the samplers' default) against ``grad=True``
+at a tenth of the steps (the graph grows with every step).
 
-    python -m benchmarks.bench_library            # 1,000 steps, 2 rounds (~3-5 min on a loaded 2-core machine)
+    python -m benchmarks.bench_library            # 1,000 steps, 2 rounds (~11 min on 2 cores at load 4)
     python -m benchmarks.bench_library --quick    # 100 steps, 1 round
 
 Times are medians of interleaved rounds (A B A B …); the ratio is the claim. Memory is the process's peak

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from diffinv.core.exact import GaussianMixture
 from diffinv.core.formulations import VE, VP, VPFamily
+from tests.helpers import closed_forms
 
 torch.set_num_threads(2)
 
@@ -25,9 +25,5 @@ def formulation(request):
 
 @pytest.fixture
 def mixture_2d():
-    """Three components, unequal weights, correlated covariances."""
-    return GaussianMixture(
-        weights=[0.5, 0.3, 0.2],
-        means=[[-2.0, 0.0], [2.0, 1.0], [0.0, -2.5]],
-        covs=[[[0.3, 0.0], [0.0, 0.3]], [[0.5, 0.2], [0.2, 0.3]], [[0.1, 0.0], [0.0, 0.1]]],
-    )
+    """Three components, unequal weights, correlated covariances (tests/helpers/closed_forms.py)."""
+    return closed_forms.mixture_2d()

@@ -2,9 +2,15 @@
 SDE-DPM-Solver++(2M); step schedules; network-call counts; the score is never evaluated outside
 [t_eps, T]; float32 with the smallest accepted κ. No training involved.
 
-Budgets are the smallest step counts (of a coarse grid) at which every formulation passes; the largest
-z-score over the four formulations at that budget is noted beside each (5 fails). The mixture's hardest
-case is VP κ = 0.5, whose σ runs from 5.5e-5 to 151 (docs/math.md §12.4).
+The rule, for every exact-score sampler test in tests/core: a sample passes when its largest z-score
+(|error| / standard error over the means, covariance entries and component weights of the law at t_eps,
+tests/helpers/closed_forms.py) is below Z_FAIL = 5 at each of the seeds 0, 1, 2 (``SEEDS``). A step count
+is accepted only with a unit of margin at ten seeds: largest z <= 4 for every formulation at seeds 0-9,
+measured by ``python -m benchmarks.sampler_budgets`` (benchmarks/sampler_budgets.json). ``BUDGETS`` are the
+smallest step counts of ``GRID`` so accepted (the slow sweep), ``SHIPPED`` the configs' (the default suite);
+the comments give the largest z over the formulations and the ten seeds. An exact sample exceeds 4 with
+probability about 5e-4 per draw, so noise alone seldom rejects a budget, and no budget passes by one seed's
+luck. The mixture's hardest case is VP κ = 0.5, whose σ runs from 5.5e-5 to 151 (docs/math.md §12.4).
 """
 
 import math
@@ -12,7 +18,7 @@ import math
 import pytest
 import torch
 
-from diffinv.core.exact import ConditionalGaussianEps, GaussianMixture
+from diffinv.core.exact import GaussianMixture
 from diffinv.core.formulations import VE, VP, VPFamily, smallest_safe_kappa
 from diffinv.core.samplers import (
     SCHEDULES,
@@ -26,7 +32,16 @@ from diffinv.core.samplers import (
     sample_sde,
     time_grid,
 )
-from tests.helpers.closed_forms import assert_gaussian_samples, joint_gaussian
+from tests.conftest import FORMULATIONS
+from tests.helpers.closed_forms import (
+    SEEDS,
+    Z_FAIL,
+    gaussian_z_scores,
+    mixture_2d,
+    mixture_z_scores,
+    sample_conditional,
+    sample_mixture,
+)
 
 torch.set_num_threads(1)
 
@@ -56,84 +71,90 @@ CALLS = {
     "dpmpp_3m": lambda n: n,
     "dpmpp_2m_sde": lambda n: n,
 }
-# steps per (sampler, schedule); comment: network calls, largest z over VE, VP, κ = 0.5, κ = 2 (measured)
+GRID = (10, 15, 20, 25, 30, 35, 40, 50, 60, 80)  # the step counts a budget is chosen from
+# steps per (sampler, schedule) by the rule; comment: network calls, largest z over the formulations and seeds
+# 0-9 at the budget and at the grid's step count below it, and the formulation that sets it
 BUDGETS = {
-    ("heun", "uniform"): 25,  # 49 calls, z 4.5
-    ("heun", "karras"): 35,  # 69 calls, z 3.7 (30 steps: 4.7; 18 steps, EDM's 35 calls: 11.9)
-    ("heun", "logsnr"): 50,  # 99 calls, z 3.4 (40 steps: 4.8)
-    ("dpmpp_2m", "uniform"): 30,  # z 2.6
-    ("dpmpp_2m", "karras"): 40,  # z 3.3
-    ("dpmpp_2m", "logsnr"): 40,  # z 3.0 (30 steps: 4.6)
-    ("dpmpp_3m", "uniform"): 25,  # z 3.2 (20 steps: 4.3)
-    ("dpmpp_3m", "karras"): 30,  # z 2.6 (25 steps: 4.8)
-    ("dpmpp_3m", "logsnr"): 15,  # z 4.1
-    ("dpmpp_2m_sde", "uniform"): 40,  # z 3.7
-    ("dpmpp_2m_sde", "karras"): 60,  # z 2.9 (40 steps: 6.4)
-    ("dpmpp_2m_sde", "logsnr"): 60,  # z 2.5 (40 steps: 4.5)
+    ("heun", "uniform"): 40,  # 79 calls, z 3.8 (35 steps: 4.1), VP κ = 2
+    ("heun", "karras"): 35,  # 69 calls, z 3.7 (30 steps: 4.7), VP κ = 0.5
+    ("heun", "logsnr"): 50,  # 99 calls, z 3.4 (40 steps: 4.8), VP κ = 0.5
+    ("dpmpp_2m", "uniform"): 40,  # z 3.9 (35 steps: 4.3), VP κ = 2
+    ("dpmpp_2m", "karras"): 40,  # z 3.3 (35 steps: 4.1), VP κ = 0.5
+    ("dpmpp_2m", "logsnr"): 35,  # z 3.6 (30 steps: 4.7), VP κ = 0.5
+    ("dpmpp_3m", "uniform"): 50,  # z 3.6 (40 steps: 4.2), VP κ = 2
+    ("dpmpp_3m", "karras"): 35,  # z 3.0 (30 steps: 4.1), VE (30 steps: VP κ = 0.5)
+    ("dpmpp_3m", "logsnr"): 30,  # z 3.1 (25 steps: 4.1), VP κ = 0.5
+    ("dpmpp_2m_sde", "uniform"): 80,  # z 3.9 (60 steps: 4.1), VP κ = 2
+    ("dpmpp_2m_sde", "karras"): 60,  # z 3.8 (50 steps: 4.3), VP κ = 0.5
+    ("dpmpp_2m_sde", "logsnr"): 50,  # z 3.8 (40 steps: 6.8), VP κ = 0.5
+}
+# the configs' step counts (conf/sampler: sampler=ode is dpmpp_3m, sampler=sde is dpmpp_2m_sde); two are below
+# their budgets and fail for VP κ = 0.5 (largest z at seeds 0, 1, 2 | over 0-9; VE, VP, VP κ = 2: <= 3.6)
+SHIPPED = {
+    ("dpmpp_3m", "logsnr"): 20,  # VP κ = 0.5: z 3.7, 4.1, 5.6 | 5.6
+    ("dpmpp_2m_sde", "logsnr"): 40,  # VP κ = 0.5: z 5.0, 4.8, 5.7 | 6.8
+    ("heun", "karras"): 35,  # z 3.7 (its budget)
+    ("dpmpp_2m", "logsnr"): 40,  # z 3.0
+}
+BELOW_BUDGET = {("dpmpp_3m", "logsnr", "VPk0.5"), ("dpmpp_2m_sde", "logsnr", "VPk0.5")}
+# the conditional test's samplers, steps by the rule on that problem (VE, VP; mixture budget, or above it)
+CONDITIONAL = {
+    ("heun", "karras"): 40,  # z 3.6 (35 steps: 4.1)
+    ("dpmpp_2m", "logsnr"): 35,  # z 3.5
+    ("dpmpp_3m", "logsnr"): 30,  # z 3.8
+    ("dpmpp_2m_sde", "uniform"): 80,  # z 3.6
 }
 
 
-def mixture_z_scores(x, mixture, formulation) -> dict[str, float]:
-    """Largest |error| / standard error of the mean, the covariance entries and the component weights.
-
-    Standard errors are those of an exact sample of the same size: sqrt(var/N) for a mean, the sample
-    std of (x_i - x̄_i)(x_j - x̄_j) over sqrt(N) for a covariance entry, binomial for a weight.
-    """
-    n = x.shape[0]
-    mean, cov = mixture.mean_and_covariance()
-    z_mean = ((x.mean(0) - mean) / torch.sqrt(torch.diagonal(cov) / n)).abs().max()
-    d = x - x.mean(0)
-    se_cov = (d[:, :, None] * d[:, None, :]).std(0) / math.sqrt(n)
-    z_cov = ((torch.cov(x.T) - cov) / se_cov).abs().max()
-    labels = mixture.responsibilities(x, formulation.t_eps, formulation).argmax(-1)
-    freq = torch.bincount(labels, minlength=len(mixture.weights)).double() / n
-    se_w = torch.sqrt(mixture.weights * (1 - mixture.weights) / n)
-    z_w = ((freq - mixture.weights) / se_w).abs().max()
-    return {"mean": z_mean.item(), "cov": z_cov.item(), "weights": z_w.item()}
+def _run(sampler, schedule, steps):
+    return lambda fn, F, x, gen: SAMPLERS[sampler](fn, F, x, steps, schedule, gen)
 
 
-@pytest.mark.parametrize("schedule", SCHEDULES)
-@pytest.mark.parametrize("sampler", list(SAMPLERS))
-def test_gaussian_mixture_2d(sampler, schedule, formulation, mixture_2d):
-    """Moments and component weights within 5 standard errors, with the expected number of network calls."""
-    steps = BUDGETS[sampler, schedule]
-    gen = torch.Generator().manual_seed(1)
-    x_T = formulation.prior_sample((N, 2), generator=gen, dtype=torch.float64)
-    score = CountingScore(lambda x, t: mixture_2d.score(x, t, formulation))
-    x = SAMPLERS[sampler](score, formulation, x_T, steps, schedule, torch.Generator().manual_seed(5))
-    assert torch.isfinite(x).all()
-    assert score.calls == CALLS[sampler](steps)
-    z = mixture_z_scores(x, mixture_2d, formulation)
-    assert max(z.values()) < 5, z
+def _assert_mixture_at_every_seed(sampler, schedule, steps, formulation):
+    mixture = mixture_2d()
+    for seed in SEEDS:
+        x, calls = sample_mixture(_run(sampler, schedule, steps), mixture, formulation, N, seed)
+        assert torch.isfinite(x).all() and calls == CALLS[sampler](steps), (seed, calls)
+        z = mixture_z_scores(x, mixture, formulation)
+        assert max(z.values()) < Z_FAIL, (seed, z)
 
 
 @pytest.mark.parametrize(
-    "sampler, schedule",
-    [("heun", "karras"), ("dpmpp_2m", "logsnr"), ("dpmpp_3m", "logsnr"), ("dpmpp_2m_sde", "uniform")],
-)
+    "sampler, schedule, form",
+    [pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason="below its budget (BUDGETS)"))
+     if case in BELOW_BUDGET else case for case in
+     ((sampler, schedule, form) for sampler, schedule in SHIPPED for form in FORMULATIONS)],
+)  # fmt: skip
+def test_shipped_samplers_on_the_mixture(sampler, schedule, form):
+    """The configs' samplers at their step counts: moments and component weights within Z_FAIL standard
+    errors at every seed, with the expected number of network calls."""
+    _assert_mixture_at_every_seed(sampler, schedule, SHIPPED[sampler, schedule], FORMULATIONS[form])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler, schedule", list(BUDGETS))
+def test_budgets_on_the_mixture(sampler, schedule, formulation):
+    """Every sampler × schedule at its budget (``BUDGETS``), judged as the shipped ones."""
+    _assert_mixture_at_every_seed(sampler, schedule, BUDGETS[sampler, schedule], formulation)
+
+
+@pytest.mark.parametrize("sampler, schedule", list(CONDITIONAL))
 @pytest.mark.parametrize("form", [VE(0.01, 50.0), VP(0.1, 20.0)], ids=["VE", "VP"])
 def test_conditional_gaussian_batched_over_measurements(sampler, schedule, form):
-    """x | y* for three y* at once, batched as (n_y, N, d): exact conditional mean and covariance.
+    """x | y* for three y* at once, batched as (n_y, N, d): exact conditional means and covariance within
+    Z_FAIL standard errors at every seed.
 
     x_T is drawn from the exact p_T(x | y*) = N(m μ(y*), m² C + s² I), not the prior N(0, σ_max² I): a
     deterministic sampler maps the prior's missing mean m μ(y*) straight into its output, scaled by
     √(λ_C/(λ_C + σ_max²)) ≈ 0.02 for VE with σ_max = 50 — 6 standard errors at y* = 4 even for rk45 at
     rtol 1e-8. The SDE of test_samplers_exact forgets it faster (by λ_C/(λ_C + σ_max²)).
     """
-    mean, cov = joint_gaussian()  # x in R^2, y in R^1
-    eps = ConditionalGaussianEps(mean, cov, 2, form)
-    y_star = torch.tensor([[0.0], [2.0], [4.0]], dtype=torch.float64)
-    gen = torch.Generator().manual_seed(3)
-    mu, C = eps.posterior(y_star)
-    T = torch.tensor(form.T, dtype=torch.float64)
-    m_T, s_T = form.m(T).item(), form.s(T).item()
-    chol = torch.linalg.cholesky(m_T**2 * C + s_T**2 * torch.eye(2, dtype=torch.float64))
-    x_T = m_T * mu[:, None, :] + torch.randn(3, N, 2, generator=gen, dtype=torch.float64) @ chol.T
-    score = CountingScore(conditional_score(eps, form, y_star[:, None, :]))
-    steps = BUDGETS[sampler, schedule]
-    x = SAMPLERS[sampler](score, form, x_T, steps, schedule, gen)
-    assert score.calls == CALLS[sampler](steps)
-    assert_gaussian_samples(x, mu, C)
+    steps = CONDITIONAL[sampler, schedule]
+    for seed in SEEDS:
+        x, calls, mu, C = sample_conditional(_run(sampler, schedule, steps), form, N, seed, exact_start=True)
+        assert calls == CALLS[sampler](steps)
+        z = gaussian_z_scores(x, mu, C, form)
+        assert max(z.values()) < Z_FAIL, (seed, z)
 
 
 def test_call_counts_of_every_sampler():

@@ -1,73 +1,89 @@
 """Samplers driven by exact scores reproduce the data, no training involved (docs/math.md §5, §9).
 
-Tolerances are multiples of the Monte Carlo standard error for the sample size used, plus the
-discretisation error of the step counts (which the rk45 column shows to be below sampling error).
+Judged by the rule of tests/core/test_fast_samplers.py: the largest z-score (|error| / standard error) is
+below Z_FAIL = 5 at each of the seeds 0, 1, 2, and every sampler here measured z <= 4 at seeds 0-9
+(``python -m benchmarks.sampler_budgets``, groups fixed, conditional and cdf_1d of
+benchmarks/sampler_budgets.json).
 """
 
 import math
 
 import pytest
 import torch
-from scipy.stats import wasserstein_distance
 
-from diffinv.core.exact import ConditionalGaussianEps, GaussianMixture
+from diffinv.core.exact import GaussianMixture
 from diffinv.core.formulations import VE, VP
-from diffinv.core.samplers import conditional_score, sample_heun, sample_ode, sample_sde
-from tests.helpers.closed_forms import assert_gaussian_samples, joint_gaussian
+from diffinv.core.samplers import sample_heun, sample_ode, sample_sde
+from tests.helpers.closed_forms import (
+    SEEDS,
+    Z_FAIL,
+    cdf_z_score,
+    gaussian_z_scores,
+    mixture_1d,
+    mixture_2d,
+    mixture_z_scores,
+    sample_conditional,
+    sample_mixture,
+)
+
+torch.set_num_threads(1)
 
 N = 20_000
+# run(score, formulation, x_T, generator)
 SAMPLERS = {
     "sde_lam1": lambda fn, F, x, g: sample_sde(fn, F, x, steps=500, lam=1.0, generator=g),
     "sde_lam0.5": lambda fn, F, x, g: sample_sde(fn, F, x, steps=500, lam=0.5, generator=g),
-    "ode_euler": lambda fn, F, x, g: sample_sde(fn, F, x, steps=500, lam=0.0),  # λ = 0: explicit Euler ODE
-    "ode_heun": lambda fn, F, x, g: sample_heun(fn, F, x, steps=50),
+    # λ = 0: the explicit Euler ODE (torchdiffeq's euler, measured: 500 steps VE z 5.8, 1000 within the rule)
+    "ode_euler": lambda fn, F, x, g: sample_sde(fn, F, x, steps=1000, lam=0.0),
+    "ode_heun": lambda fn, F, x, g: sample_heun(fn, F, x, steps=35),  # the mixture budget on karras (z 3.7)
     "ode_rk45": lambda fn, F, x, g: sample_ode(fn, F, x, method="rk45"),
+}
+SHIPPED = ("sde_lam1", "ode_rk45")  # sampler=euler_maruyama and sampler=rk45 (recipe=paper); the rest: slow
+
+
+@pytest.mark.parametrize(
+    "sampler", [s if s in SHIPPED else pytest.param(s, marks=pytest.mark.slow) for s in SAMPLERS]
+)
+def test_gaussian_mixture_2d(formulation, sampler):
+    """Moments and component weights within Z_FAIL standard errors at every seed (the rule of
+    tests/core/test_fast_samplers.py: each of these step counts measured z <= 4 at ten seeds)."""
+    mixture = mixture_2d()
+    for seed in SEEDS:
+        x, _ = sample_mixture(SAMPLERS[sampler], mixture, formulation, N, seed)
+        assert torch.isfinite(x).all()
+        z = mixture_z_scores(x, mixture, formulation)
+        assert max(z.values()) < Z_FAIL, (seed, z)
+
+
+# the 1-D test's samplers: Euler-Maruyama fails the rule for VP κ = 2 at 500 steps (the shipped count; z 5.6)
+# and at 1000 (z 4.5)
+CDF_SAMPLERS = {
+    "sde_lam1_2000": lambda fn, F, x, g: sample_sde(fn, F, x, steps=2000, lam=1.0, generator=g),
+    "ode_rk45": SAMPLERS["ode_rk45"],
 }
 
 
-@pytest.mark.parametrize("sampler", list(SAMPLERS))
-def test_gaussian_mixture_2d(formulation, sampler, mixture_2d):
-    gen = torch.Generator().manual_seed(1)
-    x_T = formulation.prior_sample((N, 2), generator=gen, dtype=torch.float64)
-    x = SAMPLERS[sampler](lambda x, t: mixture_2d.score(x, t, formulation), formulation, x_T, gen)
-    assert torch.isfinite(x).all()
-    mean, cov = mixture_2d.mean_and_covariance()
-    # standard error of a mean is sqrt(var/N) (<= 0.013 here): allow 5 of them.
-    se_mean = torch.sqrt(torch.diagonal(cov) / N)
-    assert torch.all((x.mean(0) - mean).abs() < 5 * se_mean), (x.mean(0), mean)
-    # a covariance entry of this mixture has standard error <= 0.03 at N = 20,000: allow 0.12.
-    assert torch.allclose(torch.cov(x.T), cov, atol=0.12), (torch.cov(x.T), cov)
-    # component weights (nearest component at t_eps) within 5 binomial standard errors
-    labels = mixture_2d.responsibilities(x, formulation.t_eps, formulation).argmax(-1)
-    freq = torch.bincount(labels, minlength=3).double() / N
-    se_w = torch.sqrt(mixture_2d.weights * (1 - mixture_2d.weights) / N)
-    assert torch.all((freq - mixture_2d.weights).abs() < 5 * se_w), (freq, mixture_2d.weights)
-
-
-@pytest.mark.parametrize("sampler", ["sde_lam1", "ode_rk45"])
-def test_gaussian_mixture_1d_wasserstein(formulation, sampler):
-    """Exact 1-D W1 to a large exact sample is within 3x the floor (an independent exact sample of size N)."""
-    gm = GaussianMixture([0.6, 0.4], [[-1.5], [1.0]], [[[0.2]], [[0.05]]])
-    gen = torch.Generator().manual_seed(2)
-    reference = gm.sample(400_000, gen)[0].squeeze(-1).numpy()
-    floor = wasserstein_distance(gm.sample(N, gen)[0].squeeze(-1).numpy(), reference)
-    x_T = formulation.prior_sample((N, 1), generator=gen, dtype=torch.float64)
-    x = SAMPLERS[sampler](lambda x, t: gm.score(x, t, formulation), formulation, x_T, gen)
-    w1 = wasserstein_distance(x.squeeze(-1).numpy(), reference)
-    assert w1 < 3 * floor + 0.005, (w1, floor)
+@pytest.mark.parametrize(
+    "sampler", [pytest.param(s, marks=pytest.mark.slow) if s.startswith("sde") else s for s in CDF_SAMPLERS]
+)  # Euler-Maruyama at 2000 steps: slow (65 s)
+def test_gaussian_mixture_1d_distribution(formulation, sampler):
+    """The empirical CDF of a 1-D mixture with a narrow component within Z_FAIL binomial standard errors of
+    the exact CDF at 9 points, at every seed."""
+    mixture = mixture_1d()
+    for seed in SEEDS:
+        x, _ = sample_mixture(CDF_SAMPLERS[sampler], mixture, formulation, N, seed)
+        z = cdf_z_score(x, mixture, formulation)
+        assert z < Z_FAIL, (seed, z)
 
 
 @pytest.mark.parametrize("form", [VE(0.01, 50.0), VP(0.1, 20.0)], ids=["VE", "VP"])
 def test_conditional_gaussian_batched_over_measurements(form):
-    """x | y* for three y* at once, batched as (n_y, N, d): exact conditional mean and covariance."""
-    mean, cov = joint_gaussian()  # x in R^2, y in R^1
-    eps = ConditionalGaussianEps(mean, cov, 2, form)
-    y_star = torch.tensor([[0.0], [2.0], [4.0]], dtype=torch.float64)
-    gen = torch.Generator().manual_seed(3)
-    x_T = form.prior_sample((3, N, 2), generator=gen, dtype=torch.float64)
-    x = sample_sde(conditional_score(eps, form, y_star[:, None, :]), form, x_T, steps=500, generator=gen)
-    mu, C = eps.posterior(y_star)
-    assert_gaussian_samples(x, mu, C)
+    """x | y* for three y* at once, batched as (n_y, N, d): exact conditional means and covariance within
+    Z_FAIL standard errors at every seed."""
+    for seed in SEEDS:
+        x, _, mu, C = sample_conditional(SAMPLERS["sde_lam1"], form, N, seed)
+        z = gaussian_z_scores(x, mu, C, form)
+        assert max(z.values()) < Z_FAIL, (seed, z)
 
 
 def test_tweedie_denoising_recovers_gaussian_mean():
