@@ -14,7 +14,13 @@ import yaml
 
 HERE = Path(__file__).parent
 KEYS = {"std": "exact/std_ratio", "mean_err": "exact/mean_err_ratio", "cov1": "coverage/1sigma"}
-ARMS = {"A": "A: min–max, σ_d centred (today)", "B": "B: min–max, σ_d uncentred RMS", "C": "C: x centred"}
+ARMS = {
+    "A": "A: min–max, σ_d centred (today)",
+    "B": "B: min–max, σ_d uncentred",
+    "C": "C: x centred",
+    "D": "D: x offset −1 std, σ_d centred",
+    "E": "E: x offset −1 std, σ_d uncentred",
+}
 
 
 def collect(root: Path) -> list[dict]:
