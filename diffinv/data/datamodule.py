@@ -144,7 +144,9 @@ class PairedDataModule(pl.LightningDataModule):
 
     def x_scale(self) -> float:
         """σ_data of docs/math.md §13.1 measured on this data: the root mean square over components of the
-        normalised training x's standard deviation (``loss.sigma_data: auto``, docs/math.md §15.2)."""
+        normalised training x's standard deviation (``loss.sigma_data: auto``, docs/math.md §15.2). Centred:
+        the mean that min–max scaling leaves (it centres on the mid-range) does not count; §15.2 says why and
+        what was measured against the uncentred second moment and against centring the data."""
         return float(np.sqrt((self.x_norm.forward(self.dataset.train.x).var(axis=0)).mean()))
 
     def normalise_y(self, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

@@ -61,6 +61,25 @@ def test_statistics_come_from_the_training_split_only(tmp_path, kind):
         assert dm.x_scale() == pytest.approx(1.0, abs=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("x", "kind", "expected"),
+    [
+        # x_j = mu_j -+ s_j alternately: mean mu_j, variance s_j^2; sigma_d^2 = mean_j s_j^2, whatever mu_j
+        (
+            np.array([3.0, -1.0]) + np.array([2.0, 0.5]) * np.resize([-1.0, 1.0], (40, 1)),
+            "none",
+            np.sqrt(2.125),
+        ),
+        # min-max centres on the mid-range: {0, 0, 0, 4} -> {-1, -1, -1, 1}, mean -1/2, variance 3/4
+        (np.resize([0.0, 0.0, 0.0, 4.0], (40, 1)), "minmax", np.sqrt(0.75)),
+    ],
+)
+def test_x_scale_is_the_centred_std_of_the_normalised_x(tmp_path, x, kind, expected):
+    """σ_d of docs/math.md §15.2: the RMS per-component std; the data's mean does not count."""
+    path = write_dataset(tmp_path / "d.h5", {"train": Split(x=x, y_clean=x), "test": Split(x=x, y_clean=x)})
+    assert loaded(path, normalisation=kind).x_scale() == pytest.approx(expected, rel=1e-12)
+
+
 def test_one_epoch_visits_every_pair_once_in_shuffled_batches(tmp_path):
     dm = loaded(make_file(tmp_path / "d.h5"), normalisation="none")
     batches = all_batches(dm)
