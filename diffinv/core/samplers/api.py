@@ -14,6 +14,7 @@ steps); ``grad=True`` keeps it, for gradients through the sampler. ``no_grad`` r
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -71,9 +72,8 @@ def sample_ode(
     if not (rtol > 0 and atol > 0):
         raise ValueError(f"rtol and atol must be > 0, got rtol={rtol!r}, atol={atol!r}")
     _check_state(x_T)
-    with torch.set_grad_enabled(grad):
-        x = dopri5(score_fn, formulation, x_T, rtol=rtol, atol=atol)
-        return tweedie(score_fn, formulation, x) if denoise else x
+    solve = functools.partial(dopri5, score_fn, formulation, rtol=rtol, atol=atol)
+    return _finish(solve, score_fn, formulation, x_T, denoise=denoise, grad=grad)
 
 
 def sample_heun(
@@ -110,9 +110,10 @@ def sample_dpmpp_2m(
     ``solver_type="midpoint"`` is k-diffusion's ``sample_dpmpp_2m``. A step more than ``max_step_ratio``
     times longer in ``ℓ`` than the previous one is taken at first order. ``steps`` calls of ``score_fn`` (+1
     with ``denoise``)."""
-    options = _dpmpp_options(order=2, lam=0.0, solver_type=solver_type, max_step_ratio=max_step_ratio)
-    solve = _in_sigma(dpmpp, score_fn, formulation, **options)
-    return _run(solve, score_fn, formulation, x_T, steps, schedule, rho, denoise=denoise, grad=grad)
+    return _sample_dpmpp(
+        score_fn, formulation, x_T, steps, schedule, rho, denoise=denoise, grad=grad,
+        order=2, lam=0.0, solver_type=solver_type, max_step_ratio=max_step_ratio,
+    )  # fmt: skip
 
 
 def sample_dpmpp_3m(
@@ -131,9 +132,10 @@ def sample_dpmpp_3m(
     3; a step more than ``max_step_ratio`` times longer in ``ℓ`` than the previous one at first order.
     ``steps`` calls of ``score_fn`` (+1 with ``denoise``). The quadratic term carries the exact weight
     ``I_2 = 1 - 2 I_1/ĥ``, twice the reference implementations' ``φ_3``, which leaves them second order."""
-    options = _dpmpp_options(order=3, lam=0.0, solver_type="heun", max_step_ratio=max_step_ratio)
-    solve = _in_sigma(dpmpp, score_fn, formulation, **options)
-    return _run(solve, score_fn, formulation, x_T, steps, schedule, rho, denoise=denoise, grad=grad)
+    return _sample_dpmpp(
+        score_fn, formulation, x_T, steps, schedule, rho, denoise=denoise, grad=grad,
+        order=3, lam=0.0, solver_type="heun", max_step_ratio=max_step_ratio,
+    )  # fmt: skip
 
 
 def sample_dpmpp_2m_sde(
@@ -155,21 +157,27 @@ def sample_dpmpp_2m_sde(
     (k-diffusion's ``eta``); λ = 1 the reverse-time SDE, λ = 0 gives :func:`sample_dpmpp_2m`. The linear part
     and the noise are integrated exactly, ``D`` is extrapolated linearly in ``ℓ``. ``steps`` calls of
     ``score_fn`` (+1 with ``denoise``)."""
-    options = _dpmpp_options(order=2, lam=lam, solver_type=solver_type, max_step_ratio=max_step_ratio)
-    solve = _in_sigma(dpmpp, score_fn, formulation, generator=generator, **options)
-    return _run(solve, score_fn, formulation, x_T, steps, schedule, rho, denoise=denoise, grad=grad)
+    return _sample_dpmpp(
+        score_fn, formulation, x_T, steps, schedule, rho, denoise=denoise, grad=grad,
+        order=2, lam=lam, solver_type=solver_type, max_step_ratio=max_step_ratio, generator=generator,
+    )  # fmt: skip
 
 
 def _run(
     solve, score_fn, formulation, x_T, steps, schedule, rho, *, denoise: bool, grad: bool
 ) -> torch.Tensor:
-    """``solve(x_T, ts)`` on the ``steps``-step ``schedule`` grid (``ts``), without autograd unless ``grad``;
-    then the Tweedie step if ``denoise``."""
+    """``solve(x_T, ts)`` on the ``steps``-step ``schedule`` grid (``ts``), finished by :func:`_finish`."""
     steps = check_steps(steps)
     _check_state(x_T)
     ts = time_grid(formulation, steps, schedule, rho=rho, dtype=x_T.dtype, device=x_T.device)
+    return _finish(lambda x: solve(x, ts), score_fn, formulation, x_T, denoise=denoise, grad=grad)
+
+
+def _finish(solve, score_fn, formulation, x_T, *, denoise: bool, grad: bool) -> torch.Tensor:
+    """``solve(x_T)`` without autograd unless ``grad``, then the Tweedie step if ``denoise``: the one place
+    every sampler ends."""
     with torch.set_grad_enabled(grad):
-        x = solve(x_T, ts)
+        x = solve(x_T)
         return tweedie(score_fn, formulation, x) if denoise else x
 
 
@@ -184,7 +192,12 @@ def _in_sigma(solver, score_fn, formulation, **options):
     return solve
 
 
-def _dpmpp_options(*, order: int, lam, solver_type: str, max_step_ratio) -> dict:
+def _sample_dpmpp(
+    score_fn, formulation, x_T, steps, schedule, rho, *, denoise, grad, order, lam, solver_type,
+    max_step_ratio, generator=None,
+) -> torch.Tensor:  # fmt: skip
+    """The three DPM-Solver++ samplers: their options checked, :func:`~diffinv.core.samplers.solvers.dpmpp`
+    run in the σ variables on the grid."""
     if solver_type not in SOLVER_TYPES:
         raise ValueError(f"unknown solver_type {solver_type!r}; choose one of {list(SOLVER_TYPES)}")
     max_step_ratio = float(max_step_ratio)
@@ -192,12 +205,11 @@ def _dpmpp_options(*, order: int, lam, solver_type: str, max_step_ratio) -> dict
         raise ValueError(
             f"max_step_ratio must be a number >= 1 (inf: never lower the order), got {max_step_ratio!r}"
         )
-    return {
-        "order": order,
-        "lam": _check_lam(lam),
-        "solver_type": solver_type,
-        "max_step_ratio": max_step_ratio,
-    }
+    solve = _in_sigma(
+        dpmpp, score_fn, formulation, order=order, lam=_check_lam(lam), solver_type=solver_type,
+        max_step_ratio=max_step_ratio, generator=generator,
+    )  # fmt: skip
+    return _run(solve, score_fn, formulation, x_T, steps, schedule, rho, denoise=denoise, grad=grad)
 
 
 def _check_lam(lam) -> float:
