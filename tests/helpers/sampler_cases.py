@@ -16,20 +16,10 @@ import numpy as np
 import torch
 
 from diffinv.core import samplers as S
-from diffinv.core.exact import GaussianMixture
-from diffinv.core.formulations import VE, VP, VPFamily
+from tests.conftest import FORMULATIONS
+from tests.helpers.closed_forms import mixture_2d
 
-FORMULATIONS = {
-    "VE": VE(sigma_min=0.01, sigma_max=50.0),
-    "VP": VP(beta_min=0.1, beta_max=20.0),
-    "VPk0.5": VPFamily(beta_min=0.1, beta_max=20.0, kappa=0.5),
-    "VPk2": VPFamily(beta_min=0.1, beta_max=20.0, kappa=2.0),
-}
-MIXTURE = GaussianMixture(
-    weights=[0.5, 0.3, 0.2],
-    means=[[-2.0, 0.0], [2.0, 1.0], [0.0, -2.5]],
-    covs=[[[0.3, 0.0], [0.0, 0.3]], [[0.5, 0.2], [0.2, 0.3]], [[0.1, 0.0], [0.0, 0.1]]],
-)
+MIXTURE = mixture_2d()
 N = 64  # samples per case
 
 # name -> sampler call (score, formulation, x_T, generator) -> x
