@@ -12,6 +12,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from diffinv.core.samplers import CountingScore
 from tests.helpers.runs import ROOT, compose_config
 
 PAGE = ROOT / "docs" / "usage.md"
@@ -55,17 +56,11 @@ def composed(command: str) -> DictConfig:
 
 
 def calls_per_sample(cfg: DictConfig, key: str) -> int:
-    """Network calls of the sampler ``key`` on one point with a zero score (a dry run, as at start-up)."""
-    calls = 0
-
-    def score(x, t):
-        nonlocal calls
-        calls += 1
-        return torch.zeros_like(x)
-
-    sampler = instantiate(select(cfg, key))
-    sampler(score, instantiate(cfg.formulation), torch.zeros(1, 1, dtype=torch.float64))
-    return calls
+    """Network calls of the sampler ``key`` on one point with a zero score (a dry run, as at start-up),
+    counted by the samplers' own :class:`~diffinv.core.samplers.CountingScore`."""
+    score = CountingScore(lambda x, t: torch.zeros_like(x))
+    instantiate(select(cfg, key))(score, instantiate(cfg.formulation), torch.zeros(1, 1, dtype=torch.float64))
+    return score.calls
 
 
 def select(cfg: DictConfig, key: str):
