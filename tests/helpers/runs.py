@@ -96,6 +96,12 @@ def signal_when(
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
+def readme_section(title: str) -> str:
+    """The text of README.md's ``## <title>`` section, up to the next ``## `` heading."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
 def compose_config(name: str, *overrides: str, hydra_config: bool = False):
     """The config ``conf/<name>.yaml`` with ``overrides`` as its entry point runs with (Hydra's compose API),
     the resolvers registered as the entry points register them (a test file run alone has not imported

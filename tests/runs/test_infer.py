@@ -14,7 +14,7 @@ import torch
 from diffinv import load_model, posterior_samples, read_measurement
 from diffinv.data.measurements import MeasurementError
 from diffinv.training.posterior import check_measurement
-from tests.helpers.runs import ROOT, make_data, run_module, train
+from tests.helpers.runs import ROOT, make_data, readme_section, run_module, train
 
 N_SAMPLES, SEED = 50, 12345  # the evaluator seeds batch i with evaluation.seed + i (12345 by default)
 
@@ -72,10 +72,7 @@ def tanh_run(tmp_path_factory):
 
 
 def readme_library_snippets() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    return re.findall(
-        r"```python\n(.*?)```", text[text.index("## The library") : text.index("## Where things")], re.S
-    )
+    return re.findall(r"```python\n(.*?)```", readme_section("The library"), re.S)
 
 
 def test_the_readme_library_snippets_run_as_written(tanh_run, tmp_path, monkeypatch):

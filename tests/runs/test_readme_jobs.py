@@ -23,7 +23,7 @@ import pytest
 import data_gen.__main__ as data_gen_cli
 from diffinv import evaluate, infer, report, train
 from diffinv.run.validation import validate
-from tests.helpers.runs import ROOT, compose_train, run_main
+from tests.helpers.runs import compose_train, readme_section, run_main
 
 MAINS = {
     "diffinv.train": train.main,
@@ -43,8 +43,11 @@ TINY_DENSITY = (
 
 def readme_jobs() -> dict[str, list[str]]:
     """The README's Jobs table: job -> the backticked commands and words of its row."""
-    section = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## Jobs\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line.strip("|").split(" | ", 1) for line in section.splitlines() if line.startswith("| ")]
+    rows = [
+        line.strip("|").split(" | ", 1)
+        for line in readme_section("Jobs").splitlines()
+        if line.startswith("| ")
+    ]
     return {job.strip(): re.findall(r"`([^`]+)`", cell) for job, cell in rows[2:]}  # after header, rule
 
 
