@@ -67,13 +67,13 @@ def largest_z(run, form, seeds, problem="mixture_2d") -> list[float | None]:
             if problem.startswith("conditional"):
                 exact_start = problem == "conditional_exact_start"
                 x, _, mu, C = sample_conditional(run, form, N, seed, exact_start)
-                z = max(gaussian_z_scores(x, mu, C, form).values())
+                z = max(gaussian_z_scores(x, mu, C).values())
             elif problem == "cdf_1d":
                 x, _ = sample_mixture(run, mixture_1d(), form, N, seed)
-                z = cdf_z_score(x, mixture_1d(), form)
+                z = cdf_z_score(x, mixture_1d())
             else:
                 x, _ = sample_mixture(run, mixture_2d(), form, N, seed)
-                z = max(mixture_z_scores(x, mixture_2d(), form).values())
+                z = max(mixture_z_scores(x, mixture_2d()).values())
         out.append(round(z, 2) if torch.isfinite(x).all() else None)
     return out
 
@@ -87,7 +87,7 @@ def floor(form, seeds) -> list[float]:
         gen = torch.Generator().manual_seed(seed)
         x0 = mixture.sample(N, gen)[0]
         x = form.m(t_eps) * x0 + form.s(t_eps) * torch.randn(x0.shape, generator=gen, dtype=torch.float64)
-        out.append(round(max(mixture_z_scores(x, mixture, form).values()), 2))
+        out.append(round(max(mixture_z_scores(x, mixture).values()), 2))
     return out
 
 

@@ -45,8 +45,13 @@ class GaussianMixture:
         second = (self.weights[:, None, None] * (self.covs + outer)).sum(0)
         return mean, second - torch.outer(mean, mean)
 
-    def responsibilities(self, x: torch.Tensor, t, formulation: Formulation) -> torch.Tensor:
-        """Posterior component probabilities under ``p_t``, shape (..., K)."""
+    def responsibilities(
+        self, x: torch.Tensor, t=None, formulation: Formulation | None = None
+    ) -> torch.Tensor:
+        """Posterior component probabilities under ``p_t`` (under ``p_0`` without ``t``), shape (..., K)."""
+        if formulation is None:
+            ones = torch.ones(x.shape[:-1], dtype=torch.float64, device=x.device)
+            return torch.softmax(self._log_terms_ms(x, ones, 0 * ones)[0], dim=-1)
         return torch.softmax(self._log_terms(x, t, formulation)[0], dim=-1)
 
     def score(self, x: torch.Tensor, t, formulation: Formulation) -> torch.Tensor:

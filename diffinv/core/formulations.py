@@ -13,7 +13,8 @@ from abc import ABC, abstractmethod
 
 import torch
 
-T_EPS = 1e-3  # docs/math.md §0 (choice): training and sampling use t in [t_eps, T]
+SIGMA_EPS = 1e-3  # docs/math.md §5.4 (choice): sampling ends at σ(t_eps) = σ_eps, t_eps = t_of_sigma(σ_eps)
+T_EPS_MIN = 1e-30  # smallest t_eps accepted: a float32 normal number with room (docs/math.md §12.9)
 # The config's schedules (conf/schedule/*.yaml; paper, Appendix B): labels name only values that differ.
 DEFAULT_SIGMA_MIN = 1e-3
 DEFAULT_BETA = (1e-3, 15.0)
@@ -29,11 +30,36 @@ def _positive(name: str, value: float) -> float:
 class Formulation(ABC):
     """A forward process of the unified form of docs/math.md §1."""
 
-    def __init__(self, T: float = 1.0, t_eps: float = T_EPS):
+    def __init__(self, T: float = 1.0, sigma_eps: float = SIGMA_EPS, t_eps: float | None = None):
+        """Subclasses set their own parameters first, then call this: the interval ``[t_eps, T]`` needs σ.
+
+        The sampling (and training) interval ends where the noise-to-signal ratio is ``sigma_eps``, the same
+        for every formulation (docs/math.md §5.4): ``t_eps = t_of_sigma(sigma_eps)``, or ``0`` where σ(0)
+        is already above it (VE with σ_min > σ_eps). An explicit ``t_eps`` (the paper's time-based choice)
+        replaces it.
+        """
         self.T = _positive("T", T)
-        self.t_eps = _positive("t_eps", t_eps)
-        if self.t_eps >= self.T:
-            raise ValueError(f"t_eps must be < T, got t_eps={t_eps!r}, T={T!r}")
+        self.sigma_eps = _positive("sigma_eps", sigma_eps)
+        self._explicit_t_eps = t_eps is not None
+        if t_eps is None:
+            t_eps = max(float(self.t_of_sigma(torch.tensor(self.sigma_eps, dtype=torch.float64))), 0.0)
+            if not t_eps < self.T:
+                sigma_T = float(self.sigma(torch.tensor(self.T, dtype=torch.float64)))
+                raise ValueError(
+                    f"sigma_eps={sigma_eps!r} is never reached: the noise-to-signal ratio at T "
+                    f"is only sigma(T) = {sigma_T:.3g} (docs/math.md §12.9)"
+                )
+        t_eps = float(t_eps)
+        if not (math.isfinite(t_eps) and 0 <= t_eps < self.T):
+            raise ValueError(f"t_eps must be a number in [0, T), got t_eps={t_eps!r}, T={T!r}")
+        if not self.s(torch.tensor(t_eps, dtype=torch.float64)) > 0:
+            raise ValueError(f"t_eps must be > 0 here (the noise s(0) is 0), got t_eps={t_eps!r}")
+        self.t_eps = t_eps
+
+    @property
+    def sigma_end(self) -> float:
+        """``σ(t_eps)``: the noise left where the reverse process stops (docs/math.md §5.4)."""
+        return float(self.sigma(torch.tensor(self.t_eps, dtype=torch.float64)))
 
     @abstractmethod
     def m(self, t: torch.Tensor) -> torch.Tensor:
@@ -89,12 +115,13 @@ class Formulation(ABC):
     def label(self) -> str:
         """The formulation with its parameters, as run names, figure titles and reports show it
         (docs/usage.md §3): ``VE σ_max=12``, ``VP``, ``VP-κ=2``, ``VP β=[0.1, 20]``; values at the config's
-        defaults are left out, ``T`` and ``t_eps`` shown only where they differ from 1 and :data:`T_EPS`."""
-        times = [
-            f"{key}={value:g}"
-            for key, default in (("T", 1.0), ("t_eps", T_EPS))
-            if (value := getattr(self, key)) != default
-        ]
+        defaults are left out, ``T`` and ``σ_eps`` shown only where they differ from 1 and
+        :data:`SIGMA_EPS`, an explicit ``t_eps`` always."""
+        times = [f"T={self.T:g}"] if self.T != 1.0 else []
+        if self._explicit_t_eps:
+            times.append(f"t_eps={self.t_eps:g}")
+        elif self.sigma_eps != SIGMA_EPS:
+            times.append(f"σ_eps={self.sigma_eps:g}")
         return " ".join([self._name(), *self._settings(), *times])
 
     def _name(self) -> str:
@@ -115,8 +142,14 @@ class VE(Formulation):
     ``f = 0``, ``m = 1``, ``s = σ(t) = σ_min (σ_max/σ_min)^{t/T}``, ``g² = 2 σ² ln(σ_max/σ_min) / T``.
     """
 
-    def __init__(self, sigma_min: float, sigma_max: float, T: float = 1.0, t_eps: float = T_EPS):
-        super().__init__(T, t_eps)
+    def __init__(
+        self,
+        sigma_min: float,
+        sigma_max: float,
+        T: float = 1.0,
+        sigma_eps: float = SIGMA_EPS,
+        t_eps: float | None = None,
+    ):
         self.sigma_min = _positive("sigma_min", sigma_min)
         self.sigma_max = _positive("sigma_max", sigma_max)
         if self.sigma_min >= self.sigma_max:
@@ -124,6 +157,7 @@ class VE(Formulation):
                 f"sigma_min must be < sigma_max, got sigma_min={sigma_min!r}, sigma_max={sigma_max!r}"
             )
         self._log_ratio = math.log(self.sigma_max / self.sigma_min)
+        super().__init__(T, sigma_eps, t_eps)
 
     def m(self, t):
         return torch.ones_like(t)
@@ -161,9 +195,15 @@ class VPFamily(Formulation):
     """
 
     def __init__(
-        self, beta_min: float, beta_max: float, kappa: float = 1.0, T: float = 1.0, t_eps: float = T_EPS
+        self,
+        beta_min: float,
+        beta_max: float,
+        kappa: float = 1.0,
+        T: float = 1.0,
+        sigma_eps: float = SIGMA_EPS,
+        t_eps: float | None = None,
     ):
-        super().__init__(T, t_eps)
+        self.T = _positive("T", T)  # B(t) needs it before the interval is set
         beta_min, beta_max = float(beta_min), float(beta_max)
         if not (math.isfinite(beta_min) and beta_min >= 0):
             raise ValueError(f"beta_min must be a finite number >= 0, got {beta_min!r}")
@@ -174,7 +214,11 @@ class VPFamily(Formulation):
                 f"beta_min must be <= beta_max, got beta_min={beta_min!r}, beta_max={beta_max!r}"
             )
         self.kappa = _positive("kappa", kappa)
-        _check_kappa(self)
+        try:
+            super().__init__(T, sigma_eps, t_eps)
+        except ValueError as error:
+            raise ValueError(f"kappa={kappa!r} with {self._schedule()}: {error}") from None
+        _check_interval(self)
 
     def beta(self, t):
         return self.beta_min + (t / self.T) * (self.beta_max - self.beta_min)
@@ -226,51 +270,114 @@ class VPFamily(Formulation):
             return []
         return [f"β=[{self.beta_min:g}, {self.beta_max:g}]"]
 
+    def _schedule(self) -> str:
+        return f"beta_min={self.beta_min!r}, beta_max={self.beta_max!r}"
+
 
 S_EPS_MIN = 1e-30  # smallest s(t_eps) accepted: float32 keeps -ε/s (<= 1e30 |ε|) finite (docs/math.md §12.9)
+TERMINAL_RATIO = 10.0  # σ(T)/σ_d below which the terminal law is not the noised data's (docs/math.md §12.9)
+END_RATIO = 0.01  # σ(t_eps)/σ_d above which the end of sampling is too noisy to calibrate (docs/math.md §5.4)
 
 
-def _log_s_eps(kappa: float, b_eps: float) -> float:
-    """``ln s(t_eps) = ln(1 - e^{-κ B(t_eps)}) / (2κ)`` in float64, without underflow."""
-    return math.log(-math.expm1(-kappa * b_eps)) / (2 * kappa)
+def _check_interval(form: VPFamily) -> None:
+    """Reject an interval float32 cannot sample (docs/math.md §12.9): ``s(t_eps)`` below :data:`S_EPS_MIN`
+    (an explicit t_eps with small κ) or ``t_eps`` below :data:`T_EPS_MIN` (σ_eps reached only at a tinier t:
+    large κ)."""
+    b_eps = form.beta_min * form.t_eps + (form.beta_max - form.beta_min) * form.t_eps**2 / (2 * form.T)
+    log_s_eps = math.log(-math.expm1(-form.kappa * b_eps)) / (2 * form.kappa)
+    where = f"kappa={form.kappa!r} with {form._schedule()}, t_eps={form.t_eps:.3g}"
+    if log_s_eps < math.log(S_EPS_MIN):
+        raise ValueError(
+            f"{where}: the noise s(t_eps) = {math.exp(log_s_eps):.3g} is below {S_EPS_MIN:g}, where float32 "
+            "sampling overflows the score -eps/s into NaN; leave t_eps unset (it then follows sigma_eps)"
+        )
+    if form.t_eps < T_EPS_MIN:
+        largest = largest_kappa(form.beta_min, form.beta_max, form.T, form.sigma_eps)
+        raise ValueError(
+            f"{where}: sigma_eps={form.sigma_eps:g} is reached only at t_eps < {T_EPS_MIN:g}, too close to 0 "
+            f"for float32 times; the largest kappa here is {largest:g}"
+        )
 
 
-def smallest_safe_kappa(beta_min: float, beta_max: float, T: float = 1.0, t_eps: float = T_EPS) -> float:
-    """The smallest κ of the family with ``s(t_eps) >= S_EPS_MIN`` for this β schedule (docs/math.md §12.9),
-    rounded up to 3 significant digits. ``s(t_eps)`` increases with κ (for ``κ B(t_eps) < e``)."""
-    b_eps = beta_min * t_eps + (beta_max - beta_min) * t_eps**2 / (2 * T)
-    floor = math.log(S_EPS_MIN)
-    lo, hi = 1e-6, 1.0
-    while _log_s_eps(hi, b_eps) < floor:
-        lo, hi = hi, 2 * hi
+def _bisect_kappa(holds, lo: float, hi: float) -> float:
+    """The boundary κ between ``lo`` (``holds`` false) and ``hi`` (true), geometric bisection."""
     for _ in range(200):
         mid = math.sqrt(lo * hi)
-        if _log_s_eps(mid, b_eps) < floor:
-            lo = mid
-        else:
-            hi = mid
-    digits = 2 - math.floor(math.log10(hi))
-    return math.ceil(hi * 10**digits) / 10**digits
+        lo, hi = (lo, mid) if holds(mid) else (mid, hi)
+    return hi if holds(hi) else lo
 
 
-def _check_kappa(form: VPFamily) -> None:
-    """Reject a κ whose ``s(t_eps)`` is below :data:`S_EPS_MIN` (float32 samplers would turn it into NaN)."""
-    b_eps = float(form.B(torch.tensor(form.t_eps, dtype=torch.float64)))
-    if _log_s_eps(form.kappa, b_eps) < math.log(S_EPS_MIN):
-        safe = smallest_safe_kappa(form.beta_min, form.beta_max, form.T, form.t_eps)
-        s_eps = math.exp(_log_s_eps(form.kappa, b_eps))
+def _round(kappa: float, up: bool) -> float:
+    """``kappa`` to 3 significant digits, rounded inwards (up for a lower bound)."""
+    scale = 10.0 ** (2 - math.floor(math.log10(kappa)))
+    return (math.ceil if up else math.floor)(kappa * scale) / scale
+
+
+def smallest_safe_kappa(beta_min: float, beta_max: float, T: float = 1.0, sigma_data: float = 1.0) -> float:
+    """The smallest κ whose terminal noise-to-signal ratio ``σ(T)`` is at least :data:`TERMINAL_RATIO` times
+    the data scale ``σ_d`` for this β schedule (docs/math.md §12.9), 3 significant digits. σ(T) grows with
+    κ."""
+    b_T = beta_min * T + (beta_max - beta_min) * T / 2
+    target = math.log(TERMINAL_RATIO * sigma_data)
+
+    def holds(kappa):  # ln σ(T) = ln(e^{κB} - 1)/(2κ), without overflow
+        kb = kappa * b_T
+        return (kb + math.log(-math.expm1(-kb))) / (2 * kappa) >= target
+
+    if not holds(1e3):
         raise ValueError(
-            f"kappa={form.kappa!r} is too small for beta_min={form.beta_min!r}, beta_max={form.beta_max!r}, "
-            f"t_eps={form.t_eps!r}: the noise s(t_eps) = {s_eps:.3g} is below {S_EPS_MIN:g}, where float32 "
-            f"sampling overflows the score -eps/s into NaN; the smallest safe kappa here is {safe:g}"
+            f"no kappa reaches sigma(T) >= {TERMINAL_RATIO:g} sigma_data with beta_max={beta_max!r}"
         )
+    return _round(_bisect_kappa(holds, 1e-6, 1e3), up=True)
+
+
+def largest_kappa(beta_min: float, beta_max: float, T: float = 1.0, sigma_eps: float = SIGMA_EPS) -> float:
+    """The largest κ whose ``t_eps = t_of_sigma(σ_eps)`` is at least :data:`T_EPS_MIN` (docs/math.md §12.9), 3
+    significant digits: t_eps shrinks like ``σ_eps^{2κ}/(κ β_min)`` as κ grows."""
+
+    def holds(kappa):  # t_eps <= T_EPS_MIN, from B(t_eps) = ln(1 + σ_eps^{2κ})/κ
+        b = math.log1p(sigma_eps ** (2 * kappa)) / kappa
+        slope = (beta_max - beta_min) / T
+        t = 2 * b / (beta_min + math.sqrt(beta_min**2 + 2 * slope * b))
+        return t < T_EPS_MIN
+
+    return _round(_bisect_kappa(holds, 1e-3, 1e3), up=False)
+
+
+def calibration_warnings(formulation: Formulation, sigma_data: float) -> list[str]:
+    """What keeps ``formulation`` from sampling calibrated posteriors of data of scale ``σ_d``, one line each
+    (docs/math.md §5.4, §12.9): a terminal ratio σ(T) below :data:`TERMINAL_RATIO` σ_d (the terminal law
+    ``N(0, s(T)² I)`` misses the noised data's), an end σ(t_eps) above :data:`END_RATIO` σ_d."""
+    warnings, name = [], formulation.label
+    sigma_T, sigma_end = float(formulation.sigma(torch.tensor(formulation.T))), formulation.sigma_end
+    if sigma_T < TERMINAL_RATIO * sigma_data:
+        warnings.append(
+            f"{name}: the terminal noise-to-signal ratio sigma(T) = {sigma_T:.3g} is only "
+            f"{sigma_T / sigma_data:.3g} sigma_data (< {TERMINAL_RATIO:g}): the sampler's start "
+            "N(0, s(T)^2 I) is not the noised data's law and the posteriors inherit the mismatch; raise "
+            "sigma_max, beta_max or kappa"
+        )
+    if sigma_end > END_RATIO * sigma_data:
+        warnings.append(
+            f"{name}: sampling ends at sigma = {sigma_end:.3g} = {sigma_end / sigma_data:.3g} sigma_data "
+            f"(> {END_RATIO:g}): posteriors narrower than a few times that come out too wide (or, with "
+            "final_step=tweedie, too narrow); lower formulation.sigma_eps or leave t_eps unset"
+        )
+    return warnings
 
 
 class VP(VPFamily):
     """The VP SDE of Song et al. (2021): the κ-family at κ = 1 (docs/math.md §3)."""
 
-    def __init__(self, beta_min: float, beta_max: float, T: float = 1.0, t_eps: float = T_EPS):
-        super().__init__(beta_min, beta_max, kappa=1.0, T=T, t_eps=t_eps)
+    def __init__(
+        self,
+        beta_min: float,
+        beta_max: float,
+        T: float = 1.0,
+        sigma_eps: float = SIGMA_EPS,
+        t_eps: float | None = None,
+    ):
+        super().__init__(beta_min, beta_max, kappa=1.0, T=T, sigma_eps=sigma_eps, t_eps=t_eps)
 
     def _name(self):
         return "VP"

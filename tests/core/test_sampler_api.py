@@ -15,6 +15,7 @@ from diffinv.core.samplers import (
     sample_heun,
     sample_ode,
     sample_sde,
+    step_to_zero,
     time_grid,
 )
 from diffinv.core.samplers.scores import SigmaNodes
@@ -24,7 +25,7 @@ SAMPLERS = {
     "sde": lambda f, x, **kw: sample_sde(f, FORM, x, 5, **kw),
     "ode": lambda f, x, **kw: sample_ode(f, FORM, x, rtol=1e-3, atol=1e-3, **kw),
     "heun": lambda f, x, **kw: sample_heun(f, FORM, x, steps=3, **kw),
-    "3m": lambda f, x, **kw: sample_dpmpp_3m(f, FORM, x, steps=5, denoise=True, **kw),
+    "3m": lambda f, x, **kw: sample_dpmpp_3m(f, FORM, x, steps=5, final_step="tweedie", **kw),
     "2m sde": lambda f, x, **kw: sample_dpmpp_2m_sde(f, FORM, x, steps=5, **kw),
 }
 
@@ -44,18 +45,24 @@ def test_no_autograd_history_unless_asked(sampler):
 
 
 def test_solvers_on_an_explicit_grid_are_what_the_samplers_run():
-    """k-diffusion's shape: build a grid, hand it to a solver; the same as the sampler that builds it."""
+    """k-diffusion's shape: build a grid, hand it to a solver, take the final step to σ = 0; the same as the
+    sampler that builds it."""
     form, score = VP(0.1, 20.0), lambda x, t: -x / (1 + t[..., None])
     x_T = torch.randn(8, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     ts = karras_times(form, 9, rho=5.0)
     gen = lambda: torch.Generator().manual_seed(1)  # noqa: E731
     assert torch.equal(
-        euler_maruyama(score, form, x_T, ts, lam=0.5, generator=gen()),
+        step_to_zero(score, form, euler_maruyama(score, form, x_T, ts, lam=0.5, generator=gen())),
         sample_sde(score, form, x_T, 9, lam=0.5, schedule="karras", rho=5.0, generator=gen()),
     )
     nodes = SigmaNodes(score, form, time_grid(form, 9, "logsnr"))
     x_hat = dpmpp(nodes, x_T / nodes.m[0], nodes.sigmas, order=3, solver_type="heun")
-    assert torch.equal(nodes.m[-1] * x_hat, sample_dpmpp_3m(score, form, x_T, steps=9))
+    assert torch.equal(
+        step_to_zero(score, form, nodes.m[-1] * x_hat, "tweedie"),
+        sample_dpmpp_3m(score, form, x_T, steps=9, final_step="tweedie"),
+    )
     nodes = SigmaNodes(score, form, ts)
     x_hat = heun(nodes, x_T / nodes.m[0], nodes.sigmas)
-    assert torch.equal(nodes.m[-1] * x_hat, sample_heun(score, form, x_T, steps=9, rho=5.0))
+    assert torch.equal(
+        nodes.m[-1] * x_hat, sample_heun(score, form, x_T, steps=9, rho=5.0, final_step="none")
+    )

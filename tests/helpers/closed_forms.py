@@ -97,22 +97,22 @@ def moment_z_scores(x, mean, cov) -> dict[str, float]:
     return {"mean": z_mean.item(), "cov": z_cov.item()}
 
 
-def gaussian_z_scores(x, mu, C, formulation) -> dict[str, float]:
-    """:func:`moment_z_scores` of samples ``x`` (n_y, n, d) of the law a sampler returns for the posteriors
-    N(μ_i, C): the law at t_eps, N(m μ_i, m² C + s² I)."""
-    return moment_z_scores(x, *law_at(mu, C, formulation, formulation.t_eps))
+def gaussian_z_scores(x, mu, C) -> dict[str, float]:
+    """:func:`moment_z_scores` of samples ``x`` (n_y, n, d) of the posteriors N(μ_i, C), the law the samplers
+    return: their final step takes them from t_eps to σ = 0 (docs/math.md §5.4) with a width error of order
+    (σ(t_eps)²/C)², far below these tests' resolution."""
+    return moment_z_scores(x, mu, C)
 
 
-def mixture_z_scores(x, mixture, formulation) -> dict[str, float]:
-    """:func:`moment_z_scores` of a sample ``x`` (n, d) of the law a sampler returns, the mixture at t_eps
-    (mean m μ, covariance m² Σ + s² I; s = 0.12 for VP κ = 2 adds 0.015 to the variances), and the largest
-    |error| / standard error of the component weights.
+def mixture_z_scores(x, mixture) -> dict[str, float]:
+    """:func:`moment_z_scores` of a sample ``x`` (n, d) of the mixture, the law the samplers return (as in
+    :func:`gaussian_z_scores`), and the largest |error| / standard error of the component weights.
 
     A weight's estimate is the mean responsibility (exactly w_k in expectation, where the nearest component's
     frequency is not); its standard error is at most the binomial sqrt(w (1 - w)/n), which is used.
     """
-    z = moment_z_scores(x, *law_at(*mixture.mean_and_covariance(), formulation, formulation.t_eps))
-    freq = mixture.responsibilities(x, formulation.t_eps, formulation).mean(0)
+    z = moment_z_scores(x, *mixture.mean_and_covariance())
+    freq = mixture.responsibilities(x).mean(0)
     se_w = torch.sqrt(mixture.weights * (1 - mixture.weights) / x.shape[0])
     return z | {"weights": ((freq - mixture.weights) / se_w).abs().max().item()}
 
@@ -120,14 +120,12 @@ def mixture_z_scores(x, mixture, formulation) -> dict[str, float]:
 CDF_POINTS = torch.linspace(-2.5, 1.5, 9, dtype=torch.float64)  # across both components of mixture_1d
 
 
-def cdf_z_score(x, mixture, formulation) -> float:
+def cdf_z_score(x, mixture) -> float:
     """Largest |F_n(q) - F(q)| / sqrt(F(q) (1 - F(q)) / n) over the :data:`CDF_POINTS` q: the empirical CDF of
-    a 1-D sample ``x`` (n, 1) against the exact CDF of the 1-D mixture at t_eps,
-    Σ w_k Φ((q - m μ_k)/sqrt(m² σ_k² + s²)), in binomial standard errors."""
+    a 1-D sample ``x`` (n, 1) against the exact CDF of the 1-D mixture, Σ w_k Φ((q - μ_k)/σ_k), in binomial
+    standard errors."""
     points = CDF_POINTS
-    t_eps = torch.tensor(formulation.t_eps, dtype=torch.float64)
-    m, s = formulation.m(t_eps), formulation.s(t_eps)
-    std = torch.sqrt(m**2 * mixture.covs[:, 0, 0] + s**2)
-    cdf = (mixture.weights * torch.special.ndtr((points[:, None] - m * mixture.means[:, 0]) / std)).sum(-1)
+    std = torch.sqrt(mixture.covs[:, 0, 0])
+    cdf = (mixture.weights * torch.special.ndtr((points[:, None] - mixture.means[:, 0]) / std)).sum(-1)
     empirical = (x[:, 0, None] <= points).double().mean(0)
     return ((empirical - cdf) / torch.sqrt(cdf * (1 - cdf) / len(x))).abs().max().item()

@@ -56,8 +56,8 @@ def test_formulation_labels_carry_their_parameters(overrides, label):
             "DPM-Solver++(3M) 20 steps karras ρ=5",
         ),
         (
-            ["sampler=dpmpp_2m_sde", "sampler.dpmpp_2m_sde.denoise=true"],
-            "SDE-DPM-Solver++(2M) 60 steps logsnr denoise",
+            ["sampler=dpmpp_2m_sde", "sampler.dpmpp_2m_sde.final_step=none"],
+            "SDE-DPM-Solver++(2M) 60 steps logsnr final_step=none",
         ),
     ],
 )

@@ -1,9 +1,10 @@
 """The samplers as a user (and a ``sampler`` config node) calls them: ``sampler(score_fn, formulation, x_T,
-*, steps, schedule, ...)`` returns ``x`` at ``t_eps`` (docs/math.md §5, §12).
+*, steps, schedule, ...)`` returns ``x`` at σ = 0: the solver runs from ``T`` to ``t_eps``, a final step
+goes on to σ = 0 (docs/math.md §5, §5.4, §12).
 
 Each builds its grid with :func:`~diffinv.core.samplers.grids.time_grid` and runs one solver of
 :mod:`diffinv.core.samplers.solvers` on it, through :func:`_run`: the one place that checks the state, turns
-autograd off and takes the optional Tweedie step. ``x`` may have any leading batch shape ``(..., d)`` — e.g.
+autograd off and takes the final step. ``x`` may have any leading batch shape ``(..., d)`` — e.g.
 ``(n_measurements, n_samples, d)`` — and ``score_fn`` is called with ``t`` of shape ``x.shape[:-1]``, only
 ever at times in ``[t_eps, T]``.
 
@@ -21,7 +22,7 @@ import torch
 
 from diffinv.core.formulations import Formulation
 from diffinv.core.samplers.grids import check_steps, time_grid
-from diffinv.core.samplers.scores import ScoreFn, SigmaNodes, tweedie
+from diffinv.core.samplers.scores import FINAL_STEPS, ScoreFn, SigmaNodes, step_to_zero
 from diffinv.core.samplers.solvers import SOLVER_TYPES, dopri5, dpmpp, euler_maruyama, heun
 
 
@@ -35,19 +36,19 @@ def sample_sde(
     schedule: str = "uniform",
     rho: float = 7.0,
     generator: torch.Generator | None = None,
-    denoise: bool = False,
+    final_step: str = "flow",
     progress: bool = False,
     grad: bool = False,
 ) -> torch.Tensor:
     """The λ-family reverse SDE (docs/math.md §5.1) by Euler–Maruyama (§5.2) on a grid of ``steps`` steps
     (uniform in t by default): λ = 1 the reverse-time SDE, λ = 0 the probability-flow ODE by explicit Euler.
-    ``steps`` calls of ``score_fn`` (+1 with ``denoise``, the Tweedie step of §5.4)."""
+    ``steps`` calls of ``score_fn`` +1 for the ``final_step`` to σ = 0 (§5.4)."""
     lam = _check_lam(lam)
 
     def solve(x, ts):
         return euler_maruyama(score_fn, formulation, x, ts, lam=lam, generator=generator, progress=progress)
 
-    return _run(solve, score_fn, formulation, x_T, steps, schedule, rho, denoise=denoise, grad=grad)
+    return _run(solve, score_fn, formulation, x_T, steps, schedule, rho, final_step=final_step, grad=grad)
 
 
 def sample_ode(
@@ -58,7 +59,7 @@ def sample_ode(
     *,
     rtol: float = 1e-5,
     atol: float = 1e-5,
-    denoise: bool = False,
+    final_step: str = "flow",
     grad: bool = False,
 ) -> torch.Tensor:
     """The probability-flow ODE (docs/math.md §5.3, λ = 0) by adaptive Dormand–Prince 5(4) with ``rtol`` and
@@ -73,7 +74,7 @@ def sample_ode(
         raise ValueError(f"rtol and atol must be > 0, got rtol={rtol!r}, atol={atol!r}")
     _check_state(x_T)
     solve = functools.partial(dopri5, score_fn, formulation, rtol=rtol, atol=atol)
-    return _finish(solve, score_fn, formulation, x_T, denoise=denoise, grad=grad)
+    return _finish(solve, score_fn, formulation, x_T, final_step=final_step, grad=grad)
 
 
 def sample_heun(
@@ -84,13 +85,13 @@ def sample_heun(
     steps: int,
     schedule: str = "karras",
     rho: float = 7.0,
-    denoise: bool = False,
+    final_step: str = "flow",
     grad: bool = False,
 ) -> torch.Tensor:
     """EDM's deterministic Heun sampler (docs/math.md §12.5) on the ``schedule`` grid: ``2 steps - 1``
-    calls of ``score_fn`` (+1 with ``denoise``)."""
+    calls of ``score_fn`` +1 for the ``final_step`` to σ = 0."""
     solve = _in_sigma(heun, score_fn, formulation)
-    return _run(solve, score_fn, formulation, x_T, steps, schedule, rho, denoise=denoise, grad=grad)
+    return _run(solve, score_fn, formulation, x_T, steps, schedule, rho, final_step=final_step, grad=grad)
 
 
 def sample_dpmpp_2m(
@@ -103,15 +104,15 @@ def sample_dpmpp_2m(
     rho: float = 7.0,
     solver_type: str = "midpoint",
     max_step_ratio: float = 2.0,
-    denoise: bool = False,
+    final_step: str = "flow",
     grad: bool = False,
 ) -> torch.Tensor:
     """DPM-Solver++(2M), data prediction, multistep in ``ℓ = -ln σ`` (docs/math.md §12.6);
     ``solver_type="midpoint"`` is k-diffusion's ``sample_dpmpp_2m``. A step more than ``max_step_ratio``
-    times longer in ``ℓ`` than the previous one is taken at first order. ``steps`` calls of ``score_fn`` (+1
-    with ``denoise``)."""
+    times longer in ``ℓ`` than the previous one is taken at first order. ``steps`` calls of ``score_fn``, +1
+    for the ``final_step`` to σ = 0."""
     return _sample_dpmpp(
-        score_fn, formulation, x_T, steps, schedule, rho, denoise=denoise, grad=grad,
+        score_fn, formulation, x_T, steps, schedule, rho, final_step=final_step, grad=grad,
         order=2, lam=0.0, solver_type=solver_type, max_step_ratio=max_step_ratio,
     )  # fmt: skip
 
@@ -125,15 +126,16 @@ def sample_dpmpp_3m(
     schedule: str = "logsnr",
     rho: float = 7.0,
     max_step_ratio: float = 2.0,
-    denoise: bool = False,
+    final_step: str = "flow",
     grad: bool = False,
 ) -> torch.Tensor:
     """DPM-Solver++(3M), data prediction, multistep in ``ℓ = -ln σ`` (docs/math.md §12.6): orders 1, 2, then
     3; a step more than ``max_step_ratio`` times longer in ``ℓ`` than the previous one at first order.
-    ``steps`` calls of ``score_fn`` (+1 with ``denoise``). The quadratic term carries the exact weight
-    ``I_2 = 1 - 2 I_1/ĥ``, twice the reference implementations' ``φ_3``, which leaves them second order."""
+    ``steps`` calls of ``score_fn``, +1 for the ``final_step`` to σ = 0. The quadratic term carries the exact
+    weight ``I_2 = 1 - 2 I_1/ĥ``, twice the reference implementations' ``φ_3``, which leaves them second
+    order."""
     return _sample_dpmpp(
-        score_fn, formulation, x_T, steps, schedule, rho, denoise=denoise, grad=grad,
+        score_fn, formulation, x_T, steps, schedule, rho, final_step=final_step, grad=grad,
         order=3, lam=0.0, solver_type="heun", max_step_ratio=max_step_ratio,
     )  # fmt: skip
 
@@ -150,35 +152,36 @@ def sample_dpmpp_2m_sde(
     solver_type: str = "midpoint",
     max_step_ratio: float = 2.0,
     generator: torch.Generator | None = None,
-    denoise: bool = False,
+    final_step: str = "flow",
     grad: bool = False,
 ) -> torch.Tensor:
     """SDE-DPM-Solver++(2M) for the λ-family reverse SDE (docs/math.md §12.7): ``lam`` is the family's λ
     (k-diffusion's ``eta``); λ = 1 the reverse-time SDE, λ = 0 gives :func:`sample_dpmpp_2m`. The linear part
     and the noise are integrated exactly, ``D`` is extrapolated linearly in ``ℓ``. ``steps`` calls of
-    ``score_fn`` (+1 with ``denoise``)."""
+    ``score_fn`` +1 for the ``final_step`` to σ = 0."""
     return _sample_dpmpp(
-        score_fn, formulation, x_T, steps, schedule, rho, denoise=denoise, grad=grad,
+        score_fn, formulation, x_T, steps, schedule, rho, final_step=final_step, grad=grad,
         order=2, lam=lam, solver_type=solver_type, max_step_ratio=max_step_ratio, generator=generator,
     )  # fmt: skip
 
 
 def _run(
-    solve, score_fn, formulation, x_T, steps, schedule, rho, *, denoise: bool, grad: bool
+    solve, score_fn, formulation, x_T, steps, schedule, rho, *, final_step: str, grad: bool
 ) -> torch.Tensor:
     """``solve(x_T, ts)`` on the ``steps``-step ``schedule`` grid (``ts``), finished by :func:`_finish`."""
     steps = check_steps(steps)
     _check_state(x_T)
     ts = time_grid(formulation, steps, schedule, rho=rho, dtype=x_T.dtype, device=x_T.device)
-    return _finish(lambda x: solve(x, ts), score_fn, formulation, x_T, denoise=denoise, grad=grad)
+    return _finish(lambda x: solve(x, ts), score_fn, formulation, x_T, final_step=final_step, grad=grad)
 
 
-def _finish(solve, score_fn, formulation, x_T, *, denoise: bool, grad: bool) -> torch.Tensor:
-    """``solve(x_T)`` without autograd unless ``grad``, then the Tweedie step if ``denoise``: the one place
-    every sampler ends."""
+def _finish(solve, score_fn, formulation, x_T, *, final_step: str, grad: bool) -> torch.Tensor:
+    """``solve(x_T)`` without autograd unless ``grad``, then the ``final_step`` from ``t_eps`` to σ = 0: the
+    one place every sampler ends (docs/math.md §5.4)."""
+    if final_step not in FINAL_STEPS:
+        raise ValueError(f"unknown final_step {final_step!r}; choose one of {list(FINAL_STEPS)}")
     with torch.set_grad_enabled(grad):
-        x = solve(x_T)
-        return tweedie(score_fn, formulation, x) if denoise else x
+        return step_to_zero(score_fn, formulation, solve(x_T), final_step)
 
 
 def _in_sigma(solver, score_fn, formulation, **options):
@@ -193,7 +196,7 @@ def _in_sigma(solver, score_fn, formulation, **options):
 
 
 def _sample_dpmpp(
-    score_fn, formulation, x_T, steps, schedule, rho, *, denoise, grad, order, lam, solver_type,
+    score_fn, formulation, x_T, steps, schedule, rho, *, final_step, grad, order, lam, solver_type,
     max_step_ratio, generator=None,
 ) -> torch.Tensor:  # fmt: skip
     """The three DPM-Solver++ samplers: their options checked, :func:`~diffinv.core.samplers.solvers.dpmpp`
@@ -209,7 +212,7 @@ def _sample_dpmpp(
         dpmpp, score_fn, formulation, order=order, lam=_check_lam(lam), solver_type=solver_type,
         max_step_ratio=max_step_ratio, generator=generator,
     )  # fmt: skip
-    return _run(solve, score_fn, formulation, x_T, steps, schedule, rho, denoise=denoise, grad=grad)
+    return _run(solve, score_fn, formulation, x_T, steps, schedule, rho, final_step=final_step, grad=grad)
 
 
 def _check_lam(lam) -> float:

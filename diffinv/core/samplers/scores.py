@@ -4,7 +4,7 @@ and its views (docs/math.md §5.4, §6, §12.1, §12.8).
 - :func:`conditional_score`: the score of a trained ε-network for given measurements;
 - :class:`CountingScore`: counts network calls (and optionally records the times);
 - :class:`SigmaNodes`: the score on a time grid seen as EDM's denoiser in the σ variables ``x̂ = x/m``;
-- :func:`tweedie`: the optional denoising step at ``t_eps``.
+- :func:`step_to_zero`: the final step from ``t_eps`` to σ = 0 that ends every sampler.
 """
 
 from __future__ import annotations
@@ -73,9 +73,28 @@ class SigmaNodes:
         return x_hat - self.sigmas[k] * self.eps(x_hat, k)
 
 
-def tweedie(score_fn: ScoreFn, formulation: Formulation, x: torch.Tensor) -> torch.Tensor:
-    """Tweedie denoising at ``t_eps``: ``x_0 ≈ (x + s² ŝ) / m`` (docs/math.md §5.4), formed as ``s (s ŝ)`` so
-    that a tiny float32 ``s`` (small κ, docs/math.md §12.9) never meets an underflowed ``s²``. One call."""
+FINAL_STEPS = ("flow", "tweedie", "none")  # docs/math.md §5.4
+
+
+def step_to_zero(
+    score_fn: ScoreFn, formulation: Formulation, x: torch.Tensor, kind: str = "flow"
+) -> torch.Tensor:
+    """From ``x`` at ``t_eps`` (noise-to-signal ratio ``σ_e = σ(t_eps)``) to σ = 0 (docs/math.md §5.4), one
+    call:
+
+    - ``"flow"``: the probability-flow ODE by one Euler step in σ², ``x_0 = (x̂ + D)/2`` with ``x̂ = x/m`` and
+      ``D = (x + s² ŝ)/m``; its width error is ``O(σ_e⁴)``;
+    - ``"tweedie"``: ``x_0 = D``, Tweedie's posterior mean, the Euler step in σ (width error ``O(σ_e²)``, too
+      narrow);
+    - ``"none"``: no step (no call), ``x`` at ``t_eps`` as the paper returns it (``O(σ_e²)``, too wide).
+
+    ``s² ŝ`` is formed as ``s (s ŝ)``, so that a tiny float32 ``s`` never meets an underflowed ``s²``.
+    """
+    if kind not in FINAL_STEPS:
+        raise ValueError(f"unknown final_step {kind!r}; choose one of {list(FINAL_STEPS)}")
+    if kind == "none":
+        return x
     t = torch.full(x.shape[:-1], formulation.t_eps, dtype=x.dtype, device=x.device)
     m, s = formulation.m(t).unsqueeze(-1), formulation.s(t).unsqueeze(-1)
-    return (x + s * (s * score_fn(x, t))) / m
+    denoised = (x + s * (s * score_fn(x, t))) / m
+    return denoised if kind == "tweedie" else 0.5 * (x / m + denoised)
