@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -12,9 +13,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from diffinv.core.formulations import Formulation
+from diffinv.core.formulations import Formulation, calibration_warnings
 from diffinv.core.losses import dsm_loss
 from diffinv.core.samplers import CountingScore, conditional_score
+
+log = logging.getLogger(__name__)
 
 
 class ScoreModule(pl.LightningModule):
@@ -127,10 +130,16 @@ def warmup_cosine(
 def build_module(cfg: DictConfig) -> ScoreModule:
     """The untrained module a run's config describes: ``model``, ``formulation``, ``optimizer`` and every
     selected ``sampler`` instantiated, ``loss`` the keywords of :func:`~diffinv.core.losses.dsm_loss`
-    (docs/design.md §5; a checkpoint from before ``loss`` existed trains with the defaults)."""
+    (docs/design.md §5; a checkpoint from before ``loss`` existed trains with the defaults). What keeps the
+    formulation from calibrated posteriors of data of the run's scale is logged as a warning (docs/math.md
+    §5.4)."""
+    formulation = instantiate(cfg.formulation)
+    sigma_data = OmegaConf.select(cfg, "loss.sigma_data", default=1.0)
+    for warning in calibration_warnings(formulation, float(sigma_data)) if sigma_data != "auto" else ():
+        log.warning(warning)
     return ScoreModule(
         network=instantiate(cfg.model),
-        formulation=instantiate(cfg.formulation),
+        formulation=formulation,
         optimizer=instantiate(cfg.optimizer),
         samplers={name: instantiate(node) for name, node in cfg.sampler.items()},
         loss=OmegaConf.to_container(cfg.loss) if "loss" in cfg else None,

@@ -14,6 +14,8 @@ samples here, in batches that a killed run finds again, and write them in the on
 
 from __future__ import annotations
 
+import inspect
+import logging
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ import h5py
 import numpy as np
 import torch
 
+from diffinv.core.samplers import end_width_error
 from diffinv.data.datamodule import network_measurements
 from diffinv.data.measurements import MeasurementError
 from diffinv.run.console import progress
@@ -31,6 +34,8 @@ from diffinv.run.files import write_atomic
 from diffinv.run.threads import torch_threads
 from diffinv.training.checkpoint import TrainedModel
 from diffinv.training.module import ScoreModule
+
+log = logging.getLogger(__name__)
 
 CHUNK_DIR = "sampling_chunks"  # batches written while sampling; removed once samples.h5 holds them
 
@@ -98,7 +103,31 @@ def sample_in_batches(
                 seconds += elapsed
             chunks.append(x.astype(np.float64))
             calls += [n_calls] * len(x)
-    return Drawn(np.concatenate(chunks), seconds, float(np.mean(calls)))
+    samples = np.concatenate(chunks)
+    warn_if_end_widens(samples, module.formulation, sampler, chunk_dir.name)
+    return Drawn(samples, seconds, float(np.mean(calls)))
+
+
+END_WIDTH_TOLERANCE = 0.01  # relative std error the end of sampling may leave unwarned (docs/math.md §5.4)
+
+
+def warn_if_end_widens(samples: np.ndarray, formulation, sampler, name: str) -> None:
+    """A warning where the noise left at ``t_eps`` and the sampler's final step (docs/math.md §5.4) bias the
+    narrowest posterior std of ``samples`` (n_cases, n_samples, d; normalised units) by more than
+    :data:`END_WIDTH_TOLERANCE`, by :func:`~diffinv.core.samplers.end_width_error` at the samples' own std."""
+    final = inspect.signature(sampler).parameters.get("final_step")
+    if final is None or samples.shape[1] < 2:  # a sampler of one's own, or one sample: nothing to judge
+        return
+    final = final.default
+    narrowest = float(samples.std(axis=1, ddof=1).min())
+    error = float(end_width_error(final, formulation.sigma_end / max(narrowest, 1e-300)))
+    if abs(error) > END_WIDTH_TOLERANCE:
+        log.warning(
+            "sampler %s: its narrowest posterior std, %.3g, is only %.3g times the noise sigma(t_eps) = %.3g "
+            "where sampling ends: with final_step=%s the std comes out %+.1f %% off there; lower "
+            "formulation.sigma_eps (docs/math.md §5.4)",
+            name, narrowest, narrowest / formulation.sigma_end, formulation.sigma_end, final, 100 * error,
+        )  # fmt: skip
 
 
 def sample_every_sampler(

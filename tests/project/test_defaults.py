@@ -26,7 +26,8 @@ REQUIRED_KEYS = {
     "loss.sigma_data", "optimizer.lr", "lr_scheduler._target_", "lr_scheduler.warmup", "list(callbacks)",
     "callbacks.ema.decay", "data.batch_size", "trainer.max_epochs", "list(sampler)", "sampler.ode._target_",
     "sampler.ode.steps", "sampler.ode.schedule", "calls(sampler.ode)", "sampler.sde._target_",
-    "sampler.sde.steps", "sampler.sde.schedule", "calls(sampler.sde)", "instantiate(formulation).t_eps",
+    "sampler.sde.steps", "sampler.sde.schedule", "calls(sampler.sde)", "instantiate(formulation).sigma_eps",
+    "sampler.ode.final_step", "sampler.sde.final_step",
     "instantiate(formulation).T", "evaluation.n_samples", "evaluation.chunk_size", "chunk_size",
     "torch_threads",
 }  # fmt: skip

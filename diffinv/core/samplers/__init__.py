@@ -26,7 +26,14 @@ from diffinv.core.samplers.api import (
     sample_sde,
 )
 from diffinv.core.samplers.grids import SCHEDULES, karras_times, logsnr_times, time_grid, uniform_times
-from diffinv.core.samplers.scores import FINAL_STEPS, CountingScore, ScoreFn, conditional_score, step_to_zero
+from diffinv.core.samplers.scores import (
+    FINAL_STEPS,
+    CountingScore,
+    ScoreFn,
+    conditional_score,
+    end_width_error,
+    step_to_zero,
+)
 from diffinv.core.samplers.solvers import dopri5, dpmpp, euler_maruyama, heun
 
 __all__ = [
@@ -37,6 +44,7 @@ __all__ = [
     "conditional_score",
     "dopri5",
     "dpmpp",
+    "end_width_error",
     "euler_maruyama",
     "heun",
     "karras_times",

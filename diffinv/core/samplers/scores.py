@@ -98,3 +98,15 @@ def step_to_zero(
     m, s = formulation.m(t).unsqueeze(-1), formulation.s(t).unsqueeze(-1)
     denoised = (x + s * (s * score_fn(x, t))) / m
     return denoised if kind == "tweedie" else 0.5 * (x / m + denoised)
+
+
+def end_width_error(kind: str, ratio):
+    """The relative error of a posterior std that :func:`step_to_zero` leaves for a Gaussian posterior of
+    std ``c^½`` along an eigendirection, as a function of ``ratio = σ(t_eps)/c^½`` (docs/math.md §5.4):
+    ``"none"`` ``√(1 + r²) - 1``, ``"tweedie"`` ``1/√(1 + r²) - 1``, ``"flow"`` ``√(1 + r⁴/(4(1 + r²))) - 1``.
+    Works on floats and arrays."""
+    if kind not in FINAL_STEPS:
+        raise ValueError(f"unknown final_step {kind!r}; choose one of {list(FINAL_STEPS)}")
+    r2 = ratio**2
+    variance = {"none": 1 + r2, "tweedie": 1 / (1 + r2), "flow": 1 + r2**2 / (4 * (1 + r2))}[kind]
+    return variance**0.5 - 1
