@@ -41,11 +41,11 @@ def linear_gaussian_file(tmp_path):
 
 def test_counting_score_counts_sampler_calls(linear_gaussian_file):
     """NFE per sampler as the samplers implement them: Heun (in σ) 2 per step, the last step 1; euler and
-    SDE 1 per step."""
+    SDE 1 per step; each +1 for the final step to σ = 0 (docs/math.md §5.4)."""
     case = LinearGaussianCase(linear_gaussian_file, noise=0.1, n_cases=4)
     grid = [("ode heun", {"steps": 7}), ("ode euler", {"steps": 7}), ("sde", {"steps": 9})]
     rows = evaluate(case, VE(0.001, 5.0), grid, n_samples=20, network_repeats=1)
-    assert [r["nfe"] for r in rows] == [13, 7, 9]
+    assert [r["nfe"] for r in rows] == [14, 8, 10]
     assert all(r["seconds"] > 0 and r["network_s"] > 0 for r in rows)
 
     calls = CountingScore(lambda x, t: -x)
@@ -87,8 +87,8 @@ def test_calls_per_sample_are_counted_over_chunks():
     net, form = ScoreMLP(3, 2, width=8, depth=1).eval(), VP(0.001, 15.0)
     y = torch.randn(3, 2)
     ode = configured_samplers(["ode"])["ode"]
-    assert sample_chunked(net, form, y, 4, 8, ode) == ode.keywords["steps"]
-    assert sample_chunked(net, form, y, 4, 8, partial(sample_heun, steps=4)) == 7
+    assert sample_chunked(net, form, y, 4, 8, ode) == ode.keywords["steps"] + 1  # + the final step
+    assert sample_chunked(net, form, y, 4, 8, partial(sample_heun, steps=4)) == 8
     assert sample_chunked(net, form, y, 4, 8, partial(solve_rk45, rtol=1e-3, atol=1e-3)) >= 8
 
 

@@ -175,7 +175,7 @@ def test_the_default_run_is_the_flux_demo_with_its_data_made_on_first_use(tmp_pa
     assert list(rows) == ["ode", "sde"]
     columns = ["rel. error", "post std", "prior std", "cov ±1σ", "cov ±2σ", "sample s", "calls"]
     assert list(rows["sde"]) == columns
-    assert (rows["ode"]["calls"], rows["sde"]["calls"]) == ("20", "10")
+    assert (rows["ode"]["calls"], rows["sde"]["calls"]) == ("21", "11")  # + the final step
 
 
 @pytest.mark.fem

@@ -55,8 +55,9 @@ def test_train_writes_finite_metrics_figures_config_and_checkpoint(trained_run):
         assert key in metrics
     assert all(math.isfinite(v) for v in metrics.values())
     assert metrics["sinkhorn_violation/max"] < 1e-6 and metrics["train/steps"] == 4
-    # counted while sampling: DPM-Solver++(3M) 20 steps, SDE-DPM-Solver++(2M) at sampler.sde.steps=20
-    assert (metrics["ode/calls_per_sample"], metrics["sde/calls_per_sample"]) == (20, 20)
+    # counted while sampling: DPM-Solver++(3M) 20 steps, SDE-DPM-Solver++(2M) at sampler.sde.steps=20, each + 1
+    # for the final step to sigma = 0 (docs/math.md §5.4)
+    assert (metrics["ode/calls_per_sample"], metrics["sde/calls_per_sample"]) == (21, 21)
     assert {p.name for p in (run / "figures").iterdir()} == {
         "histograms_ode.png",
         "histograms_sde.png",
@@ -111,7 +112,7 @@ def test_the_run_ends_with_its_headline_numbers_on_the_console_and_in_the_log(tr
             "sinkhorn": f"{metrics[f'{sampler}/sinkhorn/mean']:.4g}",
             "floor": f"{metrics['sinkhorn_floor/mean']:.4g}",
             "sample s": f"{metrics[f'{sampler}/time/sample_s']:.4g}",
-            "calls": "20",
+            "calls": "21",
         }
     training = (
         f"training: {metrics['time/train_s']:.4g} s, 4 steps, final loss {metrics['train/final_loss']:.4g}"
@@ -160,14 +161,14 @@ def test_evaluate_resamples_the_checkpoint_with_another_sampler(trained_run, tmp
     )
     metrics = json.loads((out / "metrics.json").read_text())
     assert "sde/sinkhorn/mean" in metrics and "ode/sinkhorn/mean" not in metrics
-    assert metrics["sde/calls_per_sample"] == 10
+    assert metrics["sde/calls_per_sample"] == 11  # 10 steps + the final step (docs/math.md §5.4)
     assert all(math.isfinite(v) for v in metrics.values())
     assert summary_rows(result.stdout) == {
         "sde": {
             "sinkhorn": f"{metrics['sde/sinkhorn/mean']:.4g}",
             "floor": f"{metrics['sinkhorn_floor/mean']:.4g}",
             "sample s": f"{metrics['sde/time/sample_s']:.4g}",
-            "calls": "10",
+            "calls": "11",
         }
     }
     assert result.stdout.splitlines()[-2:] == ["training: 4 steps", f"results: {out}"]

@@ -25,8 +25,11 @@ def draw(sampler, chunk_dir):
 
 
 def test_fixed_budgets_are_counted_exactly(tmp_path):
-    assert draw(partial(sample_dpmpp_3m, steps=7), tmp_path / "3m").calls_per_sample == 7
-    assert draw(partial(sample_heun, steps=4), tmp_path / "heun").calls_per_sample == 2 * 4 - 1
+    assert draw(partial(sample_dpmpp_3m, steps=7), tmp_path / "3m").calls_per_sample == 7 + 1  # final step
+    assert (
+        draw(partial(sample_heun, steps=4, final_step="none"), tmp_path / "heun").calls_per_sample
+        == 2 * 4 - 1
+    )
     drawn = draw(partial(sample_dpmpp_3m, steps=7, final_step="tweedie"), tmp_path / "denoised")
     assert drawn.metrics("ode") == {"ode/time/sample_s": drawn.seconds, "ode/calls_per_sample": 8}
 
