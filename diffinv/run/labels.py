@@ -31,13 +31,13 @@ SYMBOLS = {"lam": "λ", "rho": "ρ"}
 
 
 def sampler_label(sampler: functools.partial) -> str:
-    """A sampler with its settings: ``ODE rk45``, ``SDE 500 steps``, ``DPM-Solver++(3M) 20 steps logsnr``,
-    ``SDE 1000 steps λ=0.5``.
+    """A sampler with its settings: ``ODE rk45``, ``SDE 500 steps uniform``, ``DPM-Solver++(3M) 20 steps
+    logsnr``, ``SDE 1000 steps logsnr λ=0.5``.
 
     ``sampler`` is a sampler function with its keywords bound (what a ``sampler`` config node instantiates
-    to). Shown: the method (ODE), the step count, the step schedule (left out where it is uniform in t, the
-    sampler's default), then every other keyword whose value differs from the function's default. A keyword
-    bound to None is unset (a run recorded when ``sample_ode`` still took ``steps: null``).
+    to). Shown: the method (ODE), the step count, the step schedule, then every other keyword whose value
+    differs from the function's default. A keyword bound to None is unset (a run recorded when
+    ``sample_ode`` still took ``steps: null``).
     """
     func = sampler.func
     defaults = {
@@ -49,7 +49,7 @@ def sampler_label(sampler: functools.partial) -> str:
         parts.append(str(settings["method"]))
     if "steps" in settings:
         parts.append(f"{settings['steps']} steps")
-    if settings.get("schedule", "uniform") != "uniform" or defaults.get("schedule", "uniform") != "uniform":
+    if "schedule" in settings:
         parts.append(str(settings["schedule"]))
     for key, value in settings.items():
         if key not in HEADLINE + NOT_SETTINGS and (key not in defaults or value != defaults[key]):
@@ -91,6 +91,7 @@ def config_labels(config: Mapping) -> tuple[str, dict[str, str]]:
 
 def file_stem(label: str) -> str:
     """A label as a file name: Greek letters spelled out, anything but letters, digits, ``.`` and ``-``
-    turned into ``_`` (``advdiff · VP-κ=2 · SDE 500 steps`` → ``advdiff_VP-kappa_2_SDE_500_steps``)."""
+    turned into ``_`` (``advdiff · VP-κ=2 · SDE 500 steps logsnr`` →
+    ``advdiff_VP-kappa_2_SDE_500_steps_logsnr``)."""
     text = "".join(ASCII.get(c, c) for c in label)
     return re.sub(r"[^A-Za-z0-9.-]+", "_", text).strip("_")

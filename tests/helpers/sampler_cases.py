@@ -38,13 +38,13 @@ N = 64  # samples per case
 # samplers did when the file was written: at t_eps = 1e-3 (PAPER_END), with Tweedie's step where it says so.
 NONE, TWEEDIE = {"final_step": "none"}, {"final_step": "tweedie"}
 CASES: dict[str, tuple[Callable, dict]] = {
-    "sde": (S.sample_sde, {"steps": 30, "generator": True} | NONE),
+    "sde": (S.sample_sde, {"steps": 30, "generator": True, "schedule": "uniform"} | NONE),
     "sde_lam0.5_karras": (
         S.sample_sde,
         {"steps": 30, "lam": 0.5, "generator": True, "schedule": "karras"} | NONE,
     ),
     "sde_lam0_logsnr": (S.sample_sde, {"steps": 30, "lam": 0.0, "schedule": "logsnr"} | NONE),
-    "sde_denoise": (S.sample_sde, {"steps": 30, "generator": True} | TWEEDIE),
+    "sde_denoise": (S.sample_sde, {"steps": 30, "generator": True, "schedule": "uniform"} | TWEEDIE),
     "ode_rk45": (S.sample_ode, {"rtol": 1e-4, "atol": 1e-4} | NONE),
     "ode_rk45_denoise": (S.sample_ode, {"rtol": 1e-4, "atol": 1e-4} | TWEEDIE),
     "heun_karras": (S.sample_heun, {"steps": 12} | NONE),

@@ -124,7 +124,7 @@ def test_histogram_figures_show_the_run_label_above_the_panel_titles(kind):
     """The title names the formulation and sampler with their parameters, and sits above (not over) the
     panels' titles."""
     title = run_label("tanh", VPFamily(0.001, 15.0, kappa=2.0), [functools.partial(sample_sde, steps=500)])
-    assert title == "tanh · VP-κ=2 · SDE 500 steps"
+    assert title == "tanh · VP-κ=2 · SDE 500 steps logsnr"
     rng = np.random.default_rng(0)
     y_stars = [-0.6, 0.0, 0.6, 1.2]
     if kind == "conditional":

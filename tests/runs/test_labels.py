@@ -43,10 +43,10 @@ def test_formulation_labels_carry_their_parameters(overrides, label):
         (["sampler=rk45"], "ODE rk45"),
         (["sampler=rk45", "sampler.rk45.rtol=1e-3"], "ODE rk45 rtol=0.001"),
         (["sampler=heun", "sampler.heun.steps=12", "sampler.heun.rho=5"], "Heun 12 steps karras ρ=5"),
-        (["sampler=euler_maruyama"], "SDE 500 steps"),
+        (["sampler=euler_maruyama"], "SDE 500 steps logsnr"),
         (
             ["sampler=euler_maruyama", "sampler.euler_maruyama.steps=100", "sampler.euler_maruyama.lam=0.5"],
-            "SDE 100 steps λ=0.5",
+            "SDE 100 steps logsnr λ=0.5",
         ),
         (["sampler=heun"], "Heun 35 steps karras"),
         (["sampler=dpmpp_2m"], "DPM-Solver++(2M) 40 steps logsnr"),
@@ -76,7 +76,7 @@ def test_noise_is_shown_in_both_units():
 
 def test_run_label_and_wandb_name():
     samplers = [functools.partial(sample_dpmpp_3m, steps=20), functools.partial(sample_sde, steps=500)]
-    label = "tanh · VP-κ=2 · DPM-Solver++(3M) 20 steps logsnr + SDE 500 steps"  # sde: Euler–Maruyama here
+    label = "tanh · VP-κ=2 · DPM-Solver++(3M) 20 steps logsnr + SDE 500 steps logsnr"  # sde: Euler–Maruyama
     assert run_label("tanh", VPFamily(0.001, 15.0, kappa=2.0), samplers) == label
     register_resolvers()
     kappa = ("formulation=vp_family", "formulation.kappa=2")

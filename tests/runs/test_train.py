@@ -55,7 +55,8 @@ def test_train_writes_finite_metrics_figures_config_and_checkpoint(trained_run):
         assert key in metrics
     assert all(math.isfinite(v) for v in metrics.values())
     assert metrics["sinkhorn_violation/max"] < 1e-6 and metrics["train/steps"] == 4
-    # counted while sampling: DPM-Solver++(3M) 20 steps, SDE-DPM-Solver++(2M) at sampler.sde.steps=20, each + 1
+    # counted while sampling: DPM-Solver++(3M) 20 steps, SDE-DPM-Solver++(2M) at sampler.sde.steps=20, each
+    # + 1
     # for the final step to sigma = 0 (docs/math.md §5.4)
     assert (metrics["ode/calls_per_sample"], metrics["sde/calls_per_sample"]) == (21, 21)
     assert {p.name for p in (run / "figures").iterdir()} == {

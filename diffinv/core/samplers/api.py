@@ -33,7 +33,7 @@ def sample_sde(
     steps: int,
     *,
     lam: float = 1.0,
-    schedule: str = "uniform",
+    schedule: str = "logsnr",
     rho: float = 7.0,
     generator: torch.Generator | None = None,
     final_step: str = "flow",
@@ -41,7 +41,8 @@ def sample_sde(
     grad: bool = False,
 ) -> torch.Tensor:
     """The λ-family reverse SDE (docs/math.md §5.1) by Euler–Maruyama (§5.2) on a grid of ``steps`` steps
-    (uniform in t by default): λ = 1 the reverse-time SDE, λ = 0 the probability-flow ODE by explicit Euler.
+    (uniform in log σ by default, the same for every formulation; ``schedule="uniform"`` is the paper's grid
+    uniform in t): λ = 1 the reverse-time SDE, λ = 0 the probability-flow ODE by explicit Euler.
     ``steps`` calls of ``score_fn`` +1 for the ``final_step`` to σ = 0 (§5.4)."""
     lam = _check_lam(lam)
 

@@ -1,6 +1,7 @@
 """The Table 2 report of the 2-D density problems (docs/problems.md §1, §5): a markdown table in the paper's
 layout (formulation × sampler rows, problem columns, the floor beside each cell) and a figure. Rows are
-labelled with the formulation's parameters and the sampler's settings (``VP-κ=2``, ``SDE 500 steps``), and
+labelled with the formulation's parameters and the sampler's settings (``VP-κ=2``, ``SDE 500 steps
+logsnr``), and
 a ``settings`` column names any other value in which the runs differ, so a sweep over any parameter gives
 one row per value. Every number comes from the runs' ``metrics.json`` and ``config.yaml``."""
 
