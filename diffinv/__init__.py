@@ -5,6 +5,7 @@ The library surface, k-diffusion style (the mathematics: docs/math.md; the layer
     from diffinv import VE, VP, VPFamily, ScoreMLP, dsm_loss, conditional_score, sample_ode, sample_sde
     from diffinv import sample_heun, sample_dpmpp_2m, sample_dpmpp_3m, sample_dpmpp_2m_sde  # fast samplers
     from diffinv import load_model, posterior_samples, read_measurement      # a trained run's posterior
+    from diffinv import log_prob, posterior_log_prob      # log-densities by the probability-flow ODE
 
 The torch-only core (formulations, network, loss, samplers, closed forms) is importable without Lightning
 or Hydra; names are loaded on first use, so ``import diffinv`` itself is cheap.
@@ -31,11 +32,13 @@ _EXPORTS = {
     "sample_dpmpp_2m": "diffinv.core.samplers",
     "sample_dpmpp_3m": "diffinv.core.samplers",
     "sample_dpmpp_2m_sde": "diffinv.core.samplers",
+    "log_prob": "diffinv.core.density",
     "GaussianMixture": "diffinv.core.exact",
     "linear_gaussian_posterior": "diffinv.core.exact",
     "load_model": "diffinv.training.checkpoint",
     "TrainedModel": "diffinv.training.checkpoint",
     "posterior_samples": "diffinv.training.posterior",
+    "posterior_log_prob": "diffinv.training.posterior",
     "read_measurement": "diffinv.data.measurements",
 }
 __all__ = [  # the names of _EXPORTS, spelled out for static tools
@@ -50,6 +53,8 @@ __all__ = [  # the names of _EXPORTS, spelled out for static tools
     "dsm_loss",
     "linear_gaussian_posterior",
     "load_model",
+    "log_prob",
+    "posterior_log_prob",
     "posterior_samples",
     "read_measurement",
     "sample_dpmpp_2m",
@@ -61,6 +66,7 @@ __all__ = [  # the names of _EXPORTS, spelled out for static tools
 ]
 
 if TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
+    from diffinv.core.density import log_prob
     from diffinv.core.exact import GaussianMixture, linear_gaussian_posterior
     from diffinv.core.formulations import VE, VP, Formulation, VPFamily
     from diffinv.core.losses import dsm_loss
@@ -76,7 +82,7 @@ if TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
     )
     from diffinv.data.measurements import read_measurement
     from diffinv.training.checkpoint import TrainedModel, load_model
-    from diffinv.training.posterior import posterior_samples
+    from diffinv.training.posterior import posterior_log_prob, posterior_samples
 
 
 def __getattr__(name: str):

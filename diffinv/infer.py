@@ -3,6 +3,7 @@
 
     python -m diffinv.infer ckpt=outputs/train/runs/<date>/checkpoints/final.ckpt measurement=readings.csv
         [n_samples=1000] [sampler=sde] [seed=0]        (default sampler: the run's own, first one)
+        [log_prob=true]                                 (also log q of every sample, docs/math.md §16)
 
 writes ``samples.h5`` (docs/design.md §6: the measurements, their masks, per sampler the posterior mean, std
 and every sample, physical units), ``figures/posterior.png`` (drawn by the problem's evaluator) and
@@ -38,7 +39,14 @@ from diffinv.run.interrupts import exits_on_interrupt
 from diffinv.run.resolvers import register_resolvers
 from diffinv.run.resume import completed_metrics, discarded_on_failure, start_run_dir
 from diffinv.training.checkpoint import load_model
-from diffinv.training.posterior import CHUNK_DIR, check_measurement, posterior_samples, write_samples
+from diffinv.training.density import DensityOptions
+from diffinv.training.posterior import (
+    CHUNK_DIR,
+    check_measurement,
+    posterior_log_prob,
+    posterior_samples,
+    write_samples,
+)
 
 log = logging.getLogger(__name__)
 register_resolvers()
@@ -52,6 +60,7 @@ def infer(cfg: DictConfig) -> dict:
     out = Path(cfg.paths.output_dir)
     with discarded_on_failure(out, cfg.resume):  # everything checked before the run directory is written to
         model = load_model(cfg.ckpt, sampler=OmegaConf.select(cfg, "sampler"))
+        options = DensityOptions(**cfg.density)  # checked before anything is written
         readings = read_measurement(cfg.measurement, cfg.measurement_key)
         y, mask = check_measurement(model, readings, source=f"measurement: {cfg.measurement}")
     if start_run_dir(cfg.resume, out, cfg) and (done := completed_metrics(out, "summary.json")) is not None:
@@ -64,7 +73,10 @@ def infer(cfg: DictConfig) -> dict:
     x = posterior_samples(model, y, cfg.n_samples, cfg.seed, cfg.chunk_size, chunk_dir=chunks)
     attrs = {"ckpt": model.source, "problem": model.config.problem.name}
     attrs |= {"noise": model.config.data.noise, "noise_std": model.noise_std}
-    write_samples(out, y, {sampler_name: x}, np.arange(len(y)), mask, attrs=attrs)
+    log_q = None
+    if cfg.log_prob:
+        log_q = {sampler_name: posterior_log_prob(model, x, y, options)}
+    write_samples(out, y, {sampler_name: x}, np.arange(len(y)), mask, attrs=attrs, log_q=log_q)
     title = f"{model.label}\nposterior given {Path(cfg.measurement).name}; trained for {model.noise_label}"
     shown = slice(0, N_FIGURE_MEASUREMENTS)
     evaluator = instantiate(model.config.problem.evaluator)
@@ -80,6 +92,7 @@ def infer(cfg: DictConfig) -> dict:
         "sampler": sampler_name,
         "trained_noise": model.config.data.noise,
         "trained_noise_std": model.noise_std,
+        "log_prob": bool(cfg.log_prob),
     }
     write_json(out / "summary.json", summary)
     print(f"results: {out.resolve()} (samples.h5, figures/posterior.png, summary.json)")

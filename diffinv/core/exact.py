@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from diffinv.core.formulations import Formulation
@@ -53,6 +55,11 @@ class GaussianMixture:
             ones = torch.ones(x.shape[:-1], dtype=torch.float64, device=x.device)
             return torch.softmax(self._log_terms_ms(x, ones, 0 * ones)[0], dim=-1)
         return torch.softmax(self._log_terms(x, t, formulation)[0], dim=-1)
+
+    def log_prob(self, x: torch.Tensor, t, formulation: Formulation) -> torch.Tensor:
+        """Exact ``log p_t(x) = log Σ_k w_k N(x; m μ_k, m² Σ_k + s² I)`` (float64, shape ``x.shape[:-1]``)."""
+        log_terms, _ = self._log_terms(x, t, formulation)
+        return torch.logsumexp(log_terms, dim=-1) - 0.5 * self.dim * math.log(2 * math.pi)
 
     def score(self, x: torch.Tensor, t, formulation: Formulation) -> torch.Tensor:
         """Exact ``∇_x log p_t(x)``: ``Σ_k r_k(x) C_k⁻¹ (m μ_k - x)``."""

@@ -9,6 +9,8 @@ samples here, in batches that a killed run finds again, and write them in the on
 - :func:`sample_every_sampler`: the same for each of a module's samplers, under ``<out>/sampling_chunks``;
 - :func:`posterior_samples`: a :class:`~diffinv.training.checkpoint.TrainedModel` and measurements in
   physical units (NaN = switched-off sensor) to samples in physical units — the library call;
+- :func:`posterior_log_prob`: the model's log-density ``log q(x | y)`` of given points, physical units
+  (docs/math.md §16);
 - :func:`write_samples`: ``samples.h5``.
 """
 
@@ -33,6 +35,7 @@ from diffinv.run.console import progress
 from diffinv.run.files import write_atomic
 from diffinv.run.threads import torch_threads
 from diffinv.training.checkpoint import TrainedModel
+from diffinv.training.density import DensityOptions, log_abs_det, log_prob_in_batches
 from diffinv.training.module import ScoreModule
 
 log = logging.getLogger(__name__)
@@ -42,11 +45,25 @@ CHUNK_DIR = "sampling_chunks"  # batches written while sampling; removed once sa
 
 @dataclass(frozen=True)
 class SamplingPlan:
-    """How many samples per measurement, how many per batch, and the first batch's seed (``evaluation.*``)."""
+    """How many samples per measurement, how many per batch, and the first batch's seed (``evaluation.*``);
+    ``reweight``: importance-weight the samples where the problem knows its prior and likelihood (their ESS,
+    and the reweighted posterior; docs/math.md §16.4), with ``log q`` integrated as ``density`` says
+    (:class:`~diffinv.training.density.DensityOptions` keywords)."""
 
     n_samples: int
     chunk_size: int = 10_000
     seed: int = 0
+    reweight: bool = False
+    density: dict | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.reweight, bool):
+            raise ValueError(f"evaluation.reweight must be true or false, got {self.reweight!r}")
+        self.density_options  # noqa: B018 (checks the options now, with their key in the message)
+
+    @property
+    def density_options(self) -> DensityOptions:
+        return DensityOptions(**(self.density or {}))
 
 
 class Drawn(NamedTuple):
@@ -214,6 +231,37 @@ def posterior_samples(
     return model.x_norm.inverse(drawn.samples)
 
 
+def posterior_log_prob(
+    model: TrainedModel,
+    x,
+    y,
+    options: DensityOptions | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
+    """``log q(x | y)`` in physical units (docs/math.md §16) of points ``x`` (n, k, d) — e.g. what
+    :func:`~diffinv.training.posterior.posterior_samples` returns — for measurements ``y`` (m,) or (n, m) in
+    physical units (NaN = switched-off sensor); one measurement and ``x`` (k, d) give (k,), else (n, k).
+    ``q`` is the law of the model's probability-flow ODE sampler started from the prior
+    ``N(0, prior_std² I)``, at ``t_eps``."""
+    single = np.ndim(y) == 1
+    y, mask = check_measurement(model, np.atleast_2d(np.asarray(y, dtype=np.float64)))
+    x = np.asarray(x, dtype=np.float64)
+    x3 = x[None] if x.ndim == 2 else x
+    if x3.ndim != 3 or x3.shape[0] != len(y) or x3.shape[2] != model.module.network.x_dim:
+        raise ValueError(
+            f"x: shape {x.shape}, expected ({len(y)}, k, {model.module.network.x_dim}) for {len(y)} "
+            f"measurement(s) of a model with {model.module.network.x_dim} unknowns"
+        )
+    y_in = network_measurements(model.y_norm, np.nan_to_num(y, nan=0.0), mask)
+    n_threads = model.config.torch_threads if threads is None else threads
+    with torch_threads(n_threads):
+        out = log_prob_in_batches(
+            model.module, model.x_norm.forward(x3), y_in, mask, options or DensityOptions()
+        )
+    out += log_abs_det(model.x_norm)
+    return out[0] if single and x.ndim == 2 else out
+
+
 def write_samples(
     out: Path,
     y: np.ndarray,
@@ -222,13 +270,16 @@ def write_samples(
     mask: np.ndarray | None = None,
     truth: np.ndarray | None = None,
     attrs: dict | None = None,
+    log_q: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """``out/samples.h5`` in the one schema (docs/design.md §6), then the sampled batches removed.
 
     Root: ``y`` (n, m) measurements in physical units, ``mask`` (n, m) bool, True where the sensor is on
     (``mask=None``: every sensor), ``truth`` (n, d) when known, ``cases`` (k,) the rows whose samples are
     kept; attributes ``attrs`` (e.g. ``noise_std``). One group per sampler: ``mean`` and ``std`` (n, d) of
-    every row, ``samples`` (k, n_samples, d) float32 of the kept rows. Everything in physical units.
+    every row, ``samples`` (k, n_samples, d) float32 of the kept rows, and where ``log_q`` has the sampler,
+    ``log_q`` (k, n_samples) float64: the model's log-density of each kept sample (docs/math.md §16).
+    Everything in physical units.
     """
 
     def write(tmp: str) -> None:
@@ -244,6 +295,8 @@ def write_samples(
                 g.create_dataset("mean", data=x.mean(axis=1))
                 g.create_dataset("std", data=x.std(axis=1, ddof=1))
                 g.create_dataset("samples", data=x[cases].astype(np.float32))
+                if log_q is not None and name in log_q:
+                    g.create_dataset("log_q", data=np.asarray(log_q[name], dtype=np.float64)[cases])
 
     path = write_atomic(Path(out) / "samples.h5", write)
     shutil.rmtree(Path(out) / CHUNK_DIR, ignore_errors=True)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffinv import load_model, posterior_samples, read_measurement
+from diffinv import load_model, posterior_log_prob, posterior_samples, read_measurement
 from diffinv.data.measurements import MeasurementError
 from diffinv.training.posterior import check_measurement
 from tests.helpers.runs import ROOT, make_data, readme_section, run_module, train
@@ -107,7 +107,7 @@ def test_infer_writes_the_documented_samples_and_summary(tanh_run, tmp_path):
     ckpt = tanh_run / "checkpoints" / "final.ckpt"
     result = run_module(
         "diffinv.infer", f"ckpt={ckpt}", f"measurement={tmp_path / 'readings.csv'}", "n_samples=30",
-        f"hydra.run.dir={out}",
+        "log_prob=true", f"hydra.run.dir={out}",
     )  # fmt: skip
     assert (
         result.stdout.splitlines()[-1] == f"results: {out} (samples.h5, figures/posterior.png, summary.json)"
@@ -115,10 +115,12 @@ def test_infer_writes_the_documented_samples_and_summary(tanh_run, tmp_path):
     samples_schema = {n.replace("<sampler>", "ode") for n in documented_names("design.md", "(`samples.h5`)")}
     assert "truth" in samples_schema and "mask" in samples_schema
     assert written_names(out / "samples.h5") == samples_schema - {"truth"} | {"ode"}  # the group itself
-    assert written_names(tanh_run / "samples.h5") == samples_schema - {"truth"} | {"ode"}  # the evaluator's
+    evaluators = samples_schema - {"truth", "ode/log_q"} | {"ode"}  # log_q: only with log_prob=true
+    assert written_names(tanh_run / "samples.h5") == evaluators
     with h5py.File(out / "samples.h5") as f:
         np.testing.assert_array_equal(f["y"][()], [[-0.6], [0.6], [1.2]])
         assert f["mask"][()].all() and f["mask"].shape == (3, 1) and f["ode/samples"].shape == (3, 30, 1)
+        assert f["ode/log_q"].shape == (3, 30) and np.isfinite(f["ode/log_q"][()]).all()
         assert set(f.attrs) == {"ckpt", "problem", "noise", "noise_std"}
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary) == documented_names("usage.md", "JSON object with these keys")
@@ -131,7 +133,20 @@ def test_infer_writes_the_documented_samples_and_summary(tanh_run, tmp_path):
         "sampler": "ode",
         "trained_noise": 0.0,
         "trained_noise_std": 0.0,
+        "log_prob": True,
     }
+
+
+def test_posterior_log_prob_of_a_trained_model_is_a_density(tanh_run):
+    """exp(log q) of the trained 1-D tanh model, on a grid wide enough to hold its posterior, integrates to 1
+    (trapezoid rule; the prior-start flow of math §16.1 conserves mass whatever the network)."""
+    model = load_model(tanh_run / "checkpoints" / "final.ckpt")
+    x = posterior_samples(model, [0.6], n_samples=200, seed=1)[0]
+    lo, hi = x.min() - 1.0, x.max() + 1.0
+    grid = np.linspace(lo, hi, 600)[:, None]
+    log_q = posterior_log_prob(model, grid, [0.6])
+    assert log_q.shape == (600,)
+    assert abs(np.trapezoid(np.exp(log_q), grid[:, 0]) - 1) < 0.02
 
 
 @pytest.mark.fem

@@ -12,7 +12,9 @@ Keys (flat, docs/design.md §7): per sampler ``<sampler>/rel_mae/seg_jj``, ``<sa
 with ``forward_map`` and ``clip = false``, noise > 0; with masks too), ``<sampler>/exact/mean_err_ratio``,
 ``<sampler>/exact/std_ratio``, ``<sampler>/exact/w1_over_std``; sampler-free ``prior_std/...``,
 ``exact/mean_err`` (the exact posterior mean's own error), ``exact/w1_over_std_floor``, ``eval/n_test``,
-``time/score_s``.
+``time/score_s``. With ``evaluation.reweight`` (linear–Gaussian variant): ``<sampler>/is/ess_frac/mean``
+and ``/min``, and the reweighted posterior scored as sampler ``<sampler>_is``
+(:mod:`diffinv.problems.flux.importance`, docs/math.md §16.4).
 
 Files: ``samples.h5`` (docs/design.md §6: truth, noisy measurement, mask; per sampler the posterior mean and
 std of every evaluated case and all samples of the figure cases), ``figures/flux_cases_<sampler>.png``,
@@ -29,6 +31,7 @@ import numpy as np
 from diffinv.problems.evaluator import Evaluator
 from diffinv.problems.flux import report as sweep_report
 from diffinv.problems.flux.figures import plot_calibration, plot_flux_cases
+from diffinv.problems.flux.importance import importance_step
 from diffinv.problems.flux.metrics import coverage_curve, exact_comparison, segment_metrics
 from diffinv.run.labels import join_labels, noise_label, sampler_label
 from diffinv.training.posterior import SamplingPlan, sample_every_sampler, write_samples
@@ -78,6 +81,7 @@ class FluxEvaluator(Evaluator):
         score_seconds = 0.0
         noise = noise_label(datamodule.noise, datamodule.noise_std)
         labels = {name: sampler_label(sampler) for name, sampler in module.samplers.items()}
+        metrics |= importance_step(drawn, labels, module, datamodule, y, mask, exact, plan)
         for name in list(drawn):
             batches = drawn.pop(name)
             metrics |= batches.metrics(name)
