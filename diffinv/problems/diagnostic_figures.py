@@ -16,6 +16,7 @@ from diffinv.problems.diagnostics import SIGNIFICANCE, Diagnostic  # noqa: E402
 from diffinv.run.files import save_figure  # noqa: E402
 
 N_BINS = 20
+P_FLOOR = 1e-20  # p-values drawn no lower
 
 
 def plot_diagnostics(
@@ -32,10 +33,15 @@ def plot_diagnostics(
         _rank_histogram(axes[0], pit[:, n_dims], "log-likelihood", n_cases, band=False)
     axes[0].set(xlabel="normalised rank of the truth", ylabel="density", title="SBC rank histograms")
     axes[0].legend(fontsize=7)
-    p = np.maximum(sbc.arrays["p"], 1e-300)
+    p = np.clip(sbc.arrays["p"], P_FLOOR, 1)
     axes[1].semilogy(np.arange(len(p)), p, "o", ms=3)
+    axes[1].set_ylim(P_FLOOR / 2, 2)
     axes[1].axhline(SIGNIFICANCE / len(p), color="C3", ls="--", label="0.01 / quantities (Bonferroni)")
-    axes[1].set(xlabel="quantity (dimension; last: log-lik.)", ylabel="KS p-value", title="SBC uniformity")
+    axes[1].set(
+        xlabel="quantity (dimension; last: log-lik.)",
+        ylabel="KS p-value (floor 1e-20)",
+        title="SBC uniformity",
+    )
     axes[1].legend(fontsize=7)
     alpha, ecp = tarp.arrays["alpha"], tarp.arrays["ecp"]
     band = stats.kstwo.isf(SIGNIFICANCE, len(tarp.arrays["f"]))

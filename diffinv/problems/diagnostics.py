@@ -96,12 +96,14 @@ def tarp(
     references: np.ndarray,
     scale: np.ndarray | float = 1.0,
     n_levels: int = 101,
+    seed: int = 0,
 ) -> Diagnostic:
     """TARP expected coverage (Lemos et al. 2023; docs/math.md §16.2) with one reference point per case
     (n_cases, d), distances in units of ``scale`` (per dimension).
 
-    Per case the credibility f of the ball around the reference that reaches the truth (the fraction of
-    samples nearer the reference than the truth); ECP(α) = fraction of cases with f < α. Metrics:
+    Per case the credibility f of the ball around the reference that reaches the truth: the number of
+    samples nearer the reference than the truth, randomised as in :func:`randomised_pit` so that f is
+    exactly U(0, 1) under calibration at any sample size; ECP(α) = fraction of cases with f < α. Metrics:
     ``max_dev`` (max over α of |ECP(α) - α|, the Kolmogorov–Smirnov statistic of f), ``area`` (mean |ECP -
     α| over the α grid), ``p`` (KS p-value of f against U(0, 1)), ``passed`` (``p >= 0.01``). Arrays:
     ``alpha``, ``ecp`` (the curve), ``f``.
@@ -113,7 +115,8 @@ def tarp(
     scale = np.asarray(scale, dtype=np.float64)
     sample_dist = np.linalg.norm((samples - references[:, None, :]) / scale, axis=2)
     truth_dist = np.linalg.norm((truth - references) / scale, axis=1)
-    f = (sample_dist < truth_dist[:, None]).mean(axis=1)
+    nearer = (sample_dist < truth_dist[:, None]).sum(axis=1)
+    f = randomised_pit(nearer, samples.shape[1], np.random.default_rng(seed))
     alpha = np.linspace(0.0, 1.0, n_levels)
     ecp = (f[None, :] < alpha[:, None]).mean(axis=1)
     ks = stats.kstest(f, "uniform")

@@ -38,6 +38,28 @@ PER_SAMPLER = (
     "time/sample_s",
 )
 EXACT = ("exact/mean_err_ratio", "exact/std_ratio", "exact/w1_over_std")
+DIAGNOSTICS = (  # docs/math.md §16; the predictive check through the file's forward map
+    "sbc/p_min_bonferroni",
+    "sbc/p/dim_00",
+    "sbc/p/dim_29",
+    "sbc/p/loglik",
+    "sbc/frac_rejected",
+    "sbc/passed",
+    "tarp/max_dev",
+    "tarp/area",
+    "tarp/p",
+    "tarp/passed",
+    "ppc/coverage/68",
+    "ppc/coverage/95",
+    "ppc/z_rms",
+    "ppc/rep_coverage/68",
+    "ppc/rep_coverage/95",
+    "ppc/rep_z_rms",
+    "ppc/p",
+    "ppc/passed",
+)
+FLUX_FIGURES = {"flux_cases_ode.png", "flux_cases_sde.png", "calibration.png"}
+FLUX_FIGURES |= {"diagnostics_ode.png", "diagnostics_sde.png"}
 
 
 def test_flux_problems_have_the_paper_settings():
@@ -108,7 +130,7 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
         "evaluation.chunk_size=120",  # 2 measurements per batch: 3 batches
     )
     for sampler in ("ode", "sde"):
-        for key in PER_SAMPLER + EXACT:
+        for key in PER_SAMPLER + EXACT + DIAGNOSTICS:
             assert f"{sampler}/{key}" in metrics, f"{sampler}/{key}"
     for key in ("prior_std/seg_00", "exact/mean_err", "exact/w1_over_std_floor", "time/train_s"):
         assert key in metrics, key
@@ -125,7 +147,7 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
     rel_mae = np.abs(mean - truth).mean(axis=0) / truth.mean()  # samples.h5 and metrics tell one story
     assert metrics["ode/rel_mae/mean"] == pytest.approx(rel_mae.mean(), rel=1e-12)
     figures = {p.name for p in (run / "figures").iterdir()}
-    assert figures == {"flux_cases_ode.png", "flux_cases_sde.png", "calibration.png"}
+    assert figures == FLUX_FIGURES
     columns = {  # the summary at the end of train.log (docs/usage.md §2): per sampler, exact ratios included
         "rel. error": "rel_mae/mean",
         "post std": "post_std/mean",
@@ -133,6 +155,9 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
         "cov ±2σ": "coverage/2sigma",
         "std ratio": "exact/std_ratio",
         "mean-err ratio": "exact/mean_err_ratio",
+        "SBC p": "sbc/p_min_bonferroni",
+        "TARP p": "tarp/p",
+        "PPC p": "ppc/p",
         "sample s": "time/sample_s",
         "calls": "calls_per_sample",
     }
@@ -168,12 +193,13 @@ def test_the_default_run_is_the_flux_demo_with_its_data_made_on_first_use(tmp_pa
     assert all(f"{sampler}/{key}" in metrics for key in PER_SAMPLER for sampler in ("ode", "sde"))
     assert metrics["eval/n_test"] == 4 and metrics["train/steps"] == 2
     figures = {p.name for p in (run / "figures").iterdir()}
-    assert figures == {"flux_cases_ode.png", "flux_cases_sde.png", "calibration.png"}
+    assert figures == FLUX_FIGURES
     console = result.stdout + result.stderr
     assert f"results: {run}" in console and [s for s in NOT_ABOUT_THIS_RUN if s in console] == []
     rows = summary_rows(result.stdout)  # a clipped prior: no exact-posterior columns
     assert list(rows) == ["ode", "sde"]
-    columns = ["rel. error", "post std", "prior std", "cov ±1σ", "cov ±2σ", "sample s", "calls"]
+    columns = ["rel. error", "post std", "prior std", "cov ±1σ", "cov ±2σ", "SBC p", "TARP p", "PPC p"]
+    columns += ["sample s", "calls"]
     assert list(rows["sde"]) == columns
     assert (rows["ode"]["calls"], rows["sde"]["calls"]) == ("20", "10")
 

@@ -188,7 +188,7 @@ class FluxEvaluator(Evaluator):
             loglik = (at_truth, diagnostics.gaussian_loglik(predicted, y, noise_std, mask))
             ppc = diagnostics.ppc(predicted, y, checks["truth_clean"], noise_std, mask, seed=seed)
         sbc = diagnostics.sbc(samples, truth, *loglik, seed=seed)
-        tarp = diagnostics.tarp(samples, truth, checks["references"], checks["scale"])
+        tarp = diagnostics.tarp(samples, truth, checks["references"], checks["scale"], seed=seed)
         plot_diagnostics(sbc, tarp, ppc, path, title)
         found = {"sbc": sbc, "tarp": tarp} | ({"ppc": ppc} if ppc is not None else {})
         return {
