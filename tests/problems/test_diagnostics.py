@@ -6,11 +6,11 @@ Decision rule of each diagnostic (docs/math.md §16.4): it fails when its p-valu
 smallest per-quantity p-value times the number of quantities). Exact posterior samples pass, with probability
 0.99 per diagnostic by construction of the tests; the negative controls — the exact posterior widened by
 1.2x about its mean, shifted by half a marginal posterior std in every dimension, and the prior itself —
-fail. Margins measured over 40 seeds (0–39, every kind and diagnostic as below): the largest p-value of a
-negative control was 8.1e-38 (SBC, widened), 1.4e-11 (TARP, shifted) and 2.9e-8 (PPC, widened), far
-below 0.01 and below the 1e-4 the tests ask; the exact posterior was rejected once in 120 tests (TARP, p =
-5.6e-3), as the 1 % level allows. The tests run seeds 0–2, where the exact posterior's smallest p-value is
-0.067 (TARP, seed 2).
+fail. Margins measured over 40 seeds (0–39, a script running :func:`diagnose` for every kind): the largest
+p-value of a negative control was 8.1e-38 (SBC, widened), 3.2e-11 (TARP, shifted) and 2.9e-8 (PPC, widened),
+far below 0.01 and below the 1e-4 the tests ask; the exact posterior was rejected once in 120 tests (TARP,
+p = 8.7e-3), as the 1 % level allows. The tests run seeds 0–2, where the exact posterior's smallest p-value
+is 0.107 (TARP, seed 1).
 """
 
 from functools import cache
