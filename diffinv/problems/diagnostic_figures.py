@@ -27,10 +27,10 @@ def plot_diagnostics(
     and the PPC's distance-rank histogram (empty panel when the run has no forward model)."""
     fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
     pit = sbc.arrays["pit"]
-    n_cases, n_dims = pit.shape[0], int(sum(k.startswith("p/dim_") for k in sbc.metrics))
-    _rank_histogram(axes[0], pit[:, :n_dims].ravel(), f"all {n_dims} dimensions", n_cases)
+    n_dims = int(sum(k.startswith("p/dim_") for k in sbc.metrics))
+    _rank_histogram(axes[0], pit[:, :n_dims].ravel(), f"all {n_dims} dimensions")
     if pit.shape[1] > n_dims:
-        _rank_histogram(axes[0], pit[:, n_dims], "log-likelihood", n_cases, band=False)
+        _rank_histogram(axes[0], pit[:, n_dims], "log-likelihood", band=False)
     axes[0].set(xlabel="normalised rank of the truth", ylabel="density", title="SBC rank histograms")
     axes[0].legend(fontsize=7)
     p = np.clip(sbc.arrays["p"], P_FLOOR, 1)
@@ -56,7 +56,7 @@ def plot_diagnostics(
         axes[3].set_axis_off()
         axes[3].set_title("PPC: no forward model")
     else:
-        _rank_histogram(axes[3], ppc.arrays["pit"], "replicate distance rank", n_cases)
+        _rank_histogram(axes[3], ppc.arrays["pit"], "replicate distance rank")
         m = ppc.metrics
         axes[3].set(
             xlabel="normalised rank of |y_rep - y_obs|",
@@ -70,10 +70,10 @@ def plot_diagnostics(
     return save_figure(fig, path, dpi=100)
 
 
-def _rank_histogram(ax, u: np.ndarray, label: str, n_cases: int, band: bool = True) -> None:
-    """Histogram of normalised ranks with, for ``band``, the 99 % range of a bin's height under
-    uniformity for ``n_cases`` independent ranks."""
+def _rank_histogram(ax, u: np.ndarray, label: str, band: bool = True) -> None:
+    """Histogram of normalised ranks with, for ``band``, the 99 % range of a bin's height under uniformity
+    for as many independent ranks (only indicative for the pooled dimensions, which are dependent)."""
     ax.hist(u, bins=N_BINS, range=(0, 1), density=True, histtype="step", label=label)
     if band:
-        lo, hi = stats.binom.interval(1 - SIGNIFICANCE, n_cases, 1 / N_BINS)
-        ax.axhspan(lo * N_BINS / n_cases, hi * N_BINS / n_cases, color="0.85", zorder=0)
+        lo, hi = stats.binom.interval(1 - SIGNIFICANCE, len(u), 1 / N_BINS)
+        ax.axhspan(lo * N_BINS / len(u), hi * N_BINS / len(u), color="0.85", zorder=0)

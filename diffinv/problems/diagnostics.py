@@ -17,6 +17,7 @@ from scipy import stats
 
 SIGNIFICANCE = 0.01  # every decision rule rejects at this family-wise level (docs/math.md §16.4)
 PPC_LEVELS = (0.68, 0.95)  # central predictive intervals whose coverage the PPC reports
+CASES_PER_BLOCK = 64  # TARP's distances are computed this many test cases at a time
 
 
 @dataclass
@@ -113,7 +114,10 @@ def tarp(
     if references.shape != truth.shape:
         raise ValueError(f"references must have the truth's shape {truth.shape}, got {references.shape}")
     scale = np.asarray(scale, dtype=np.float64)
-    sample_dist = np.linalg.norm((samples - references[:, None, :]) / scale, axis=2)
+    sample_dist = np.empty(samples.shape[:2])
+    for start in range(0, len(truth), CASES_PER_BLOCK):  # blocks of cases: no copy of every sample at once
+        block = slice(start, start + CASES_PER_BLOCK)
+        sample_dist[block] = np.linalg.norm((samples[block] - references[block, None, :]) / scale, axis=2)
     truth_dist = np.linalg.norm((truth - references) / scale, axis=1)
     nearer = (sample_dist < truth_dist[:, None]).sum(axis=1)
     f = randomised_pit(nearer, samples.shape[1], np.random.default_rng(seed))
