@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 
 from diffinv.data.schema import read_dataset
 from diffinv.data.source import ensure_dataset
@@ -103,6 +104,21 @@ def test_exact_check_experiment_sweeps_the_linear_gaussian_variant_over_the_nonz
     assert cfg.hydra.sweeper.params["data.noise"] == "0.01,0.02,0.05,0.1,0.2,0.5"
     assert cfg.trainer.max_epochs == 1000 and cfg.evaluation.n_samples == 1000
     assert cfg.problem.evaluator.n_test is None and cfg.task_name == "exact_check"
+
+
+def test_the_forward_model_of_the_predictive_check_is_plugged_in_by_the_problem_config():
+    """docs/usage.md §16: ``problem.forward_model`` (a ``_target_``) reaches the flux evaluator as a callable
+    x (n, d) -> clean readings (n, m); null (the default) leaves the file's forward_map to the evaluator."""
+    cfg = compose_train("problem=advdiff")
+    assert cfg.problem.forward_model is None and instantiate(cfg.problem.evaluator).forward_model is None
+    cfg.problem.forward_model = {
+        "_target_": "diffinv.problems.diagnostics.linear_forward_model",
+        "forward_map": (2 * np.eye(30)).tolist(),
+    }
+    evaluator = instantiate(cfg.problem.evaluator)
+    x = np.arange(60.0).reshape(2, 30)
+    np.testing.assert_array_equal(evaluator.forward_model(x), 2 * x)
+    assert evaluator.ppc_samples == 100
 
 
 def test_missing_data_file_says_how_to_make_it(tmp_path):
