@@ -3,7 +3,7 @@
 
     python -m diffinv.infer ckpt=outputs/train/runs/<date>/checkpoints/final.ckpt measurement=readings.csv
         [n_samples=1000] [sampler=sde] [seed=0]        (default sampler: the run's own, first one)
-        [log_prob=true]                                 (also log q of every sample, docs/math.md §16)
+        [log_prob=true]                                 (also log q of every sample, docs/math.md §17)
 
 writes ``samples.h5`` (docs/design.md §6: the measurements, their masks, per sampler the posterior mean, std
 and every sample, physical units), ``figures/posterior.png`` (drawn by the problem's evaluator) and

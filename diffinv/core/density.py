@@ -1,10 +1,10 @@
-"""Log-density of a score model through the probability-flow ODE (docs/math.md §16).
+"""Log-density of a score model through the probability-flow ODE (docs/math.md §17).
 
 :func:`log_prob` integrates ``dx/dt = v(x, t) = f x - ½ g² ŝ(x, t)`` (docs/math.md §5.3) forward from
-``t_eps`` to ``T`` jointly with ``dℓ/dt = ∇·v`` (the instantaneous change of variables, §16.1) and returns
+``t_eps`` to ``T`` jointly with ``dℓ/dt = ∇·v`` (the instantaneous change of variables, §17.1) and returns
 ``log q(x) = log N(x(T); 0, prior_std² I) + ℓ(T)``, the log-density of what the ODE sampler draws. The
-divergence is exact (the trace over the d unit vectors, §16.2) or Hutchinson's estimate with probes fixed for
-the whole integration (§16.3).
+divergence is exact (the trace over the d unit vectors, §17.2) or Hutchinson's estimate with probes fixed for
+the whole integration (§17.3).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from diffinv.core.samplers.scores import ScoreFn
 DIVERGENCES = ("auto", "exact", "hutchinson")
 PROBES = ("rademacher", "gaussian")
 RTOL = ATOL = 1e-6  # default tolerances: 1e-5 (rk45's) leaves 0.01 nats where mixture components meet
-EXACT_MAX_DIM = 64  # divergence="auto": exact up to this many dimensions, Hutchinson above (math §16.3)
+EXACT_MAX_DIM = 64  # divergence="auto": exact up to this many dimensions, Hutchinson above (math §17.3)
 
 
 def log_prob(
@@ -38,16 +38,16 @@ def log_prob(
     terminal_log_prob: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """``log q(x)`` (float64, shape ``x.shape[:-1]``) of the model whose score is ``score_fn``,
-    by the probability-flow ODE (docs/math.md §16.1): the density at ``t_eps`` of the flow's push-forward of
+    by the probability-flow ODE (docs/math.md §17.1): the density at ``t_eps`` of the flow's push-forward of
     the terminal law, by default the samplers' start ``N(0, prior_std² I)`` (so ``q`` is the law of the
     ODE sampler's samples), or any ``terminal_log_prob(x_T)`` (float64 (..., d) -> (...)); with the exact
     score and the exact ``log p_T``, ``q = p_{t_eps}``. ``x`` (..., d) in the dtype the score takes; the ODE
     state and the log-density are integrated in float64 (adaptive Dormand–Prince 5(4) of torchdiffeq with
     ``rtol``, ``atol``) and the score called at ``x`` cast to ``x``'s dtype.
 
-    ``divergence``: ``exact`` (``tr J`` as the sum of ``e_iᵀ J e_i`` over the d unit vectors, §16.2),
+    ``divergence``: ``exact`` (``tr J`` as the sum of ``e_iᵀ J e_i`` over the d unit vectors, §17.2),
     ``hutchinson`` (the mean of ``εᵀ J ε`` over ``n_probes`` Rademacher or Gaussian ``probe`` vectors per
-    point, drawn once from ``generator`` and kept for the whole integration, §16.3) or ``auto`` (exact for
+    point, drawn once from ``generator`` and kept for the whole integration, §17.3) or ``auto`` (exact for
     d <= :data:`EXACT_MAX_DIM`). Each velocity evaluation is one score call and one backward pass over a batch
     of d (exact) or ``n_probes`` copies of ``x``: memory grows by that factor, so batch accordingly. The score
     is only called at times in ``[t_eps, T]``. No gradient flows back to ``x`` (values only); not for use
@@ -90,7 +90,7 @@ def gaussian_log_density(x: torch.Tensor, std: float) -> torch.Tensor:
 
 
 def _basis(x: torch.Tensor) -> torch.Tensor:
-    """The d unit vectors for every point, (d, ..., d) float64: ``Σ_i e_iᵀ J e_i = tr J`` (§16.2)."""
+    """The d unit vectors for every point, (d, ..., d) float64: ``Σ_i e_iᵀ J e_i = tr J`` (§17.2)."""
     eye = torch.eye(x.shape[-1], dtype=torch.float64, device=x.device)
     return eye.reshape(x.shape[-1], *[1] * (x.ndim - 1), x.shape[-1]).expand(x.shape[-1], *x.shape)
 

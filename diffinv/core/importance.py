@@ -1,11 +1,11 @@
 """Self-normalised importance weights of posterior samples and their effective sample size
-(docs/math.md §16.4). Arrays (..., N): the last axis holds one case's N samples; numpy only."""
+(docs/math.md §17.4). Arrays (..., N): the last axis holds one case's N samples; numpy only."""
 
 from __future__ import annotations
 
 import numpy as np
 
-LOW_ESS_FRACTION = 0.1  # below this ESS/N a reweighted posterior rests on a few samples (docs/math.md §16.4)
+LOW_ESS_FRACTION = 0.1  # below this ESS/N a reweighted posterior rests on a few samples (docs/math.md §17.4)
 
 
 def normalised_weights(log_w: np.ndarray) -> np.ndarray:
@@ -19,7 +19,7 @@ def normalised_weights(log_w: np.ndarray) -> np.ndarray:
 
 
 def ess_fraction(log_w: np.ndarray) -> np.ndarray:
-    """Kish's effective sample size over N, ``(Σ w)² / (N Σ w²)``, in ``[1/N, 1]`` (docs/math.md §16.4)."""
+    """Kish's effective sample size over N, ``(Σ w)² / (N Σ w²)``, in ``[1/N, 1]`` (docs/math.md §17.4)."""
     w = normalised_weights(log_w)
     return 1.0 / (w.shape[-1] * (w**2).sum(axis=-1))
 

@@ -1,4 +1,4 @@
-"""Posterior log-densities of a trained module (docs/math.md §16): :func:`diffinv.core.density.log_prob`
+"""Posterior log-densities of a trained module (docs/math.md §17): :func:`diffinv.core.density.log_prob`
 with the network's conditional score, in batches.
 
 - :class:`DensityOptions`: how the probability-flow ODE and its divergence are integrated
@@ -91,5 +91,5 @@ def log_prob_in_batches(
 
 def log_abs_det(x_norm: Affine) -> float:
     """``log |det ∂x_n/∂x| = -Σ log scale`` of the normalisation ``x_n = (x - shift)/scale``: a physical-unit
-    density is the normalised one plus this constant (docs/math.md §16.4)."""
+    density is the normalised one plus this constant (docs/math.md §17.4)."""
     return float(-np.log(np.asarray(x_norm.scale, dtype=np.float64)).sum())

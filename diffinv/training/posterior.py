@@ -10,7 +10,7 @@ samples here, in batches that a killed run finds again, and write them in the on
 - :func:`posterior_samples`: a :class:`~diffinv.training.checkpoint.TrainedModel` and measurements in
   physical units (NaN = switched-off sensor) to samples in physical units — the library call;
 - :func:`posterior_log_prob`: the model's log-density ``log q(x | y)`` of given points, physical units
-  (docs/math.md §16);
+  (docs/math.md §17);
 - :func:`write_samples`: ``samples.h5``.
 """
 
@@ -47,7 +47,7 @@ CHUNK_DIR = "sampling_chunks"  # batches written while sampling; removed once sa
 class SamplingPlan:
     """How many samples per measurement, how many per batch, and the first batch's seed (``evaluation.*``);
     ``reweight``: importance-weight the samples where the problem knows its prior and likelihood (their ESS,
-    and the reweighted posterior; docs/math.md §16.4), with ``log q`` integrated as ``density`` says
+    and the reweighted posterior; docs/math.md §17.4), with ``log q`` integrated as ``density`` says
     (:class:`~diffinv.training.density.DensityOptions` keywords)."""
 
     n_samples: int
@@ -238,7 +238,7 @@ def posterior_log_prob(
     options: DensityOptions | None = None,
     threads: int | None = None,
 ) -> np.ndarray:
-    """``log q(x | y)`` in physical units (docs/math.md §16) of points ``x`` (n, k, d) — e.g. what
+    """``log q(x | y)`` in physical units (docs/math.md §17) of points ``x`` (n, k, d) — e.g. what
     :func:`~diffinv.training.posterior.posterior_samples` returns — for measurements ``y`` (m,) or (n, m) in
     physical units (NaN = switched-off sensor); one measurement and ``x`` (k, d) give (k,), else (n, k).
     ``q`` is the law of the model's probability-flow ODE sampler started from the prior
@@ -278,7 +278,7 @@ def write_samples(
     (``mask=None``: every sensor), ``truth`` (n, d) when known, ``cases`` (k,) the rows whose samples are
     kept; attributes ``attrs`` (e.g. ``noise_std``). One group per sampler: ``mean`` and ``std`` (n, d) of
     every row, ``samples`` (k, n_samples, d) float32 of the kept rows, and where ``log_q`` has the sampler,
-    ``log_q`` (k, n_samples) float64: the model's log-density of each kept sample (docs/math.md §16).
+    ``log_q`` (k, n_samples) float64: the model's log-density of each kept sample (docs/math.md §17).
     Everything in physical units.
     """
 

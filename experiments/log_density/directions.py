@@ -1,7 +1,7 @@
 """Where KL(q‖p_exact) of a trained network comes from, on the linear–Gaussian check: per eigen-direction of
 the exact posterior covariance at t_eps, the network's sample variance against the exact one, and the
 Gaussian KL of that direction, 0.5 (r - 1 - ln r + δ²) with r the variance ratio and δ the mean error in
-exact stds (docs/math.md §16.4; experiments/log_density/README.md).
+exact stds (docs/math.md §17.4; experiments/log_density/README.md).
 
     python experiments/log_density/directions.py <run>/checkpoints/last.ckpt [--cases 4] [--samples 400]
 

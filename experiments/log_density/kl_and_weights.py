@@ -1,5 +1,5 @@
 """KL(q‖p_exact) of a trained network's probability-flow posterior and its self-normalised importance
-weights, on the linear–Gaussian check (docs/math.md §16, docs/problems.md §2).
+weights, on the linear–Gaussian check (docs/math.md §17, docs/problems.md §2).
 
     python experiments/log_density/kl_and_weights.py <run>/checkpoints/last.ckpt [--cases 5] [--samples 100]
 
@@ -19,7 +19,7 @@ in normalised units.
 
 The GP prior of the data file has a covariance singular to round-off; the prior density is that of the
 prior at the samples' noise level σ(t_eps), N(μ, K + σ(t_eps)² S²) with S the normalisation's scales
-(docs/math.md §16.4). Prints a table and writes ``<name>.json`` to ``--out`` (default: this folder). One
+(docs/math.md §17.4). Prints a table and writes ``<name>.json`` to ``--out`` (default: this folder). One
 torch thread.
 """
 

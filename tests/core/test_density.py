@@ -1,4 +1,4 @@
-"""log_prob through the probability-flow ODE against closed forms (docs/math.md §16): with the exact score
+"""log_prob through the probability-flow ODE against closed forms (docs/math.md §17): with the exact score
 the flow carries p_T to p_{t_eps}, and the prior N(0, prior_std² I) to a law in closed form for Gaussians."""
 
 import math
@@ -12,7 +12,7 @@ from diffinv.core.formulations import VE, VP
 from diffinv.core.samplers import CountingScore, conditional_score
 from tests.helpers.closed_forms import SEEDS, Y_STAR, joint_gaussian, law_at
 
-TOL = 0.01  # nats: the exact divergence (docs/math.md §16.2) at the default rtol = atol = 1e-6
+TOL = 0.01  # nats: the exact divergence (docs/math.md §17.2) at the default rtol = atol = 1e-6
 
 
 def mixture_score(mixture, formulation):
@@ -55,7 +55,7 @@ def test_exact_divergence_reproduces_the_conditional_gaussian_density(formulatio
 def pushed_prior(mu, C, formulation):
     """The law of the ODE sampler's output from the prior N(0, σ_T² I) with the exact score of N(μ, C): the
     flow is the affine map x_T -> m_e μ + M (x_T - m_T μ), M = Σ_e^{1/2} Σ_T^{-1/2}, Σ_t = m_t² C + s_t² I
-    (both diagonal in C's eigenbasis; docs/math.md §16.1), so q = N(m_e μ - M m_T μ, σ_T² M Mᵀ)."""
+    (both diagonal in C's eigenbasis; docs/math.md §17.1), so q = N(m_e μ - M m_T μ, σ_T² M Mᵀ)."""
     vals, vecs = torch.linalg.eigh(C)
     t_e, t_T = (torch.tensor(t, dtype=torch.float64) for t in (formulation.t_eps, formulation.T))
     m_e, s_e, m_T, s_T = formulation.m(t_e), formulation.s(t_e), formulation.m(t_T), formulation.s(t_T)
@@ -95,7 +95,7 @@ def flux_like_problem(d: int = 30, m: int = 30, noise: float = 0.05):
 def test_thirty_dimensions_linear_gaussian(divergence):
     """30 unknowns (the flux problems' size): ``auto`` is the exact divergence (within 0.01 nats); Hutchinson
     with 8 Rademacher probes is unbiased — its mean error over 24 points within 4 standard errors — with a
-    per-point spread stated in docs/math.md §16.3 (about 2 nats here)."""
+    per-point spread stated in docs/math.md §17.3 (about 2 nats here)."""
     form = VE(sigma_min=0.001, sigma_max=5.0)
     (mean, cov), d = flux_like_problem()
     eps = ConditionalGaussianEps(mean, cov, d, form)

@@ -1,4 +1,4 @@
-"""Self-normalised importance weights, Kish's effective sample size and resampling (docs/math.md §16.4)."""
+"""Self-normalised importance weights, Kish's effective sample size and resampling (docs/math.md §17.4)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Importance weights prior × likelihood ÷ q for the linear–Gaussian flux problem (docs/math.md §16.4): the
+"""Importance weights prior × likelihood ÷ q for the linear–Gaussian flux problem (docs/math.md §17.4): the
 target density against closed forms, ESS/N ≈ 1 with the exact score, and the reweighted posterior of a
 posterior 1.2× too wide or shifted by a quarter of a std back at the exact one (the evaluator's exact/*
 scores)."""

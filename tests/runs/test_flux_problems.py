@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 
 from diffinv.data.schema import read_dataset
 from diffinv.data.source import ensure_dataset
@@ -38,6 +39,28 @@ PER_SAMPLER = (
     "time/sample_s",
 )
 EXACT = ("exact/mean_err_ratio", "exact/std_ratio", "exact/w1_over_std")
+DIAGNOSTICS = (  # docs/math.md §16; the predictive check through the file's forward map
+    "sbc/p_min_bonferroni",
+    "sbc/p/dim_00",
+    "sbc/p/dim_29",
+    "sbc/p/loglik",
+    "sbc/frac_rejected",
+    "sbc/passed",
+    "tarp/max_dev",
+    "tarp/area",
+    "tarp/p",
+    "tarp/passed",
+    "ppc/coverage/68",
+    "ppc/coverage/95",
+    "ppc/z_rms",
+    "ppc/rep_coverage/68",
+    "ppc/rep_coverage/95",
+    "ppc/rep_z_rms",
+    "ppc/p",
+    "ppc/passed",
+)
+FLUX_FIGURES = {"flux_cases_ode.png", "flux_cases_sde.png", "calibration.png"}
+FLUX_FIGURES |= {"diagnostics_ode.png", "diagnostics_sde.png"}
 
 
 def test_flux_problems_have_the_paper_settings():
@@ -83,6 +106,21 @@ def test_exact_check_experiment_sweeps_the_linear_gaussian_variant_over_the_nonz
     assert cfg.problem.evaluator.n_test is None and cfg.task_name == "exact_check"
 
 
+def test_the_forward_model_of_the_predictive_check_is_plugged_in_by_the_problem_config():
+    """docs/usage.md §16: ``problem.forward_model`` (a ``_target_``) reaches the flux evaluator as a callable
+    x (n, d) -> clean readings (n, m); null (the default) leaves the file's forward_map to the evaluator."""
+    cfg = compose_train("problem=advdiff")
+    assert cfg.problem.forward_model is None and instantiate(cfg.problem.evaluator).forward_model is None
+    cfg.problem.forward_model = {
+        "_target_": "diffinv.problems.diagnostics.linear_forward_model",
+        "forward_map": (2 * np.eye(30)).tolist(),
+    }
+    evaluator = instantiate(cfg.problem.evaluator)
+    x = np.arange(60.0).reshape(2, 30)
+    np.testing.assert_array_equal(evaluator.forward_model(x), 2 * x)
+    assert evaluator.ppc_samples == 100
+
+
 def test_missing_data_file_says_how_to_make_it(tmp_path):
     cfg = compose_train("problem=advdiff", "problem.clip=false", f"paths.data_dir={tmp_path}")
     with pytest.raises(FileNotFoundError) as info:
@@ -108,7 +146,7 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
         "evaluation.chunk_size=120",  # 2 measurements per batch: 3 batches
     )
     for sampler in ("ode", "sde"):
-        for key in PER_SAMPLER + EXACT:
+        for key in PER_SAMPLER + EXACT + DIAGNOSTICS:
             assert f"{sampler}/{key}" in metrics, f"{sampler}/{key}"
     for key in ("prior_std/seg_00", "exact/mean_err", "exact/w1_over_std_floor", "time/train_s"):
         assert key in metrics, key
@@ -125,7 +163,7 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
     rel_mae = np.abs(mean - truth).mean(axis=0) / truth.mean()  # samples.h5 and metrics tell one story
     assert metrics["ode/rel_mae/mean"] == pytest.approx(rel_mae.mean(), rel=1e-12)
     figures = {p.name for p in (run / "figures").iterdir()}
-    assert figures == {"flux_cases_ode.png", "flux_cases_sde.png", "calibration.png"}
+    assert figures == FLUX_FIGURES
     columns = {  # the summary at the end of train.log (docs/usage.md §2): per sampler, exact ratios included
         "rel. error": "rel_mae/mean",
         "post std": "post_std/mean",
@@ -133,6 +171,9 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
         "cov ±2σ": "coverage/2sigma",
         "std ratio": "exact/std_ratio",
         "mean-err ratio": "exact/mean_err_ratio",
+        "SBC p": "sbc/p_min_bonferroni",
+        "TARP p": "tarp/p",
+        "PPC p": "ppc/p",
         "sample s": "time/sample_s",
         "calls": "calls_per_sample",
     }
@@ -168,12 +209,13 @@ def test_the_default_run_is_the_flux_demo_with_its_data_made_on_first_use(tmp_pa
     assert all(f"{sampler}/{key}" in metrics for key in PER_SAMPLER for sampler in ("ode", "sde"))
     assert metrics["eval/n_test"] == 4 and metrics["train/steps"] == 2
     figures = {p.name for p in (run / "figures").iterdir()}
-    assert figures == {"flux_cases_ode.png", "flux_cases_sde.png", "calibration.png"}
+    assert figures == FLUX_FIGURES
     console = result.stdout + result.stderr
     assert f"results: {run}" in console and [s for s in NOT_ABOUT_THIS_RUN if s in console] == []
     rows = summary_rows(result.stdout)  # a clipped prior: no exact-posterior columns
     assert list(rows) == ["ode", "sde"]
-    columns = ["rel. error", "post std", "prior std", "cov ±1σ", "cov ±2σ", "sample s", "calls"]
+    columns = ["rel. error", "post std", "prior std", "cov ±1σ", "cov ±2σ", "SBC p", "TARP p", "PPC p"]
+    columns += ["sample s", "calls"]
     assert list(rows["sde"]) == columns
     assert (rows["ode"]["calls"], rows["sde"]["calls"]) == ("21", "11")  # + the final step
 

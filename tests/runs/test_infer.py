@@ -139,7 +139,7 @@ def test_infer_writes_the_documented_samples_and_summary(tanh_run, tmp_path):
 
 def test_posterior_log_prob_of_a_trained_model_is_a_density(tanh_run):
     """exp(log q) of the trained 1-D tanh model, on a grid wide enough to hold its posterior, integrates to 1
-    (trapezoid rule; the prior-start flow of math §16.1 conserves mass whatever the network)."""
+    (trapezoid rule; the prior-start flow of math §17.1 conserves mass whatever the network)."""
     model = load_model(tanh_run / "checkpoints" / "final.ckpt")
     x = posterior_samples(model, [0.6], n_samples=200, seed=1)[0]
     lo, hi = x.min() - 1.0, x.max() + 1.0

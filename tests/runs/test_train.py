@@ -51,6 +51,15 @@ def test_train_writes_finite_metrics_figures_config_and_checkpoint(trained_run):
             assert f"{sampler}/{key}/mean" in metrics
             assert all(f"{sampler}/{key}/y={y:g}" in metrics for y in (-0.6, 0.0, 0.6, 1.2))
         assert f"{sampler}/time/sample_s" in metrics
+        for key in (
+            "sbc/p_min_bonferroni",
+            "sbc/p/dim_00",
+            "sbc/p/loglik",
+            "sbc/passed",
+            "tarp/p",
+            "tarp/max_dev",
+        ):
+            assert f"{sampler}/{key}" in metrics, key  # docs/usage.md §16: exact draws of p(x | y*) as truths
     for key in ("sinkhorn_floor/mean", "time/train_s", "sinkhorn_violation/max", "train/steps"):
         assert key in metrics
     assert all(math.isfinite(v) for v in metrics.values())
@@ -62,6 +71,8 @@ def test_train_writes_finite_metrics_figures_config_and_checkpoint(trained_run):
     assert {p.name for p in (run / "figures").iterdir()} == {
         "histograms_ode.png",
         "histograms_sde.png",
+        "diagnostics_ode.png",
+        "diagnostics_sde.png",
         "joint_density.png",
     }
     assert (run / "checkpoints" / "final.ckpt").is_file()
@@ -112,6 +123,8 @@ def test_the_run_ends_with_its_headline_numbers_on_the_console_and_in_the_log(tr
         assert row == {
             "sinkhorn": f"{metrics[f'{sampler}/sinkhorn/mean']:.4g}",
             "floor": f"{metrics['sinkhorn_floor/mean']:.4g}",
+            "SBC p": f"{metrics[f'{sampler}/sbc/p_min_bonferroni']:.4g}",
+            "TARP p": f"{metrics[f'{sampler}/tarp/p']:.4g}",
             "sample s": f"{metrics[f'{sampler}/time/sample_s']:.4g}",
             "calls": "21",
         }
@@ -131,7 +144,13 @@ def test_wandb_offline_run_has_named_figures_the_resolved_config_and_the_headlin
     _, run, _ = trained_run
     wandb_run = read_offline_run(run)
     stems = sorted(p.stem for p in (run / "figures").glob("*.png"))
-    assert stems == ["histograms_ode", "histograms_sde", "joint_density"]
+    assert stems == [
+        "diagnostics_ode",
+        "diagnostics_sde",
+        "histograms_ode",
+        "histograms_sde",
+        "joint_density",
+    ]
     for stem in stems:
         image = wandb_run.summary[f"figures/{stem}"]
         assert image["_type"] == "image-file" and image["caption"] == stem
@@ -142,6 +161,7 @@ def test_wandb_offline_run_has_named_figures_the_resolved_config_and_the_headlin
     metrics = json.loads((run / "metrics.json").read_text())
     headline = DensityEvaluator.headline(metrics)
     expected = {"ode/sinkhorn/mean", "sinkhorn_floor/mean", "sde/time/sample_s", "sde/calls_per_sample"}
+    expected |= {"ode/sbc/p_min_bonferroni", "sde/tarp/p"}  # the diagnostics reach W&B (docs/usage.md §16)
     assert expected | {"time/train_s"} <= set(headline)
     assert {key: wandb_run.summary[key] for key in headline} == headline
     assert "ode/sinkhorn/y=0.6" not in wandb_run.summary  # the rest is in metrics.json
@@ -168,6 +188,8 @@ def test_evaluate_resamples_the_checkpoint_with_another_sampler(trained_run, tmp
         "sde": {
             "sinkhorn": f"{metrics['sde/sinkhorn/mean']:.4g}",
             "floor": f"{metrics['sinkhorn_floor/mean']:.4g}",
+            "SBC p": f"{metrics['sde/sbc/p_min_bonferroni']:.4g}",
+            "TARP p": f"{metrics['sde/tarp/p']:.4g}",
             "sample s": f"{metrics['sde/time/sample_s']:.4g}",
             "calls": "11",
         }

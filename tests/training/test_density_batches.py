@@ -1,4 +1,4 @@
-"""Log-densities of a module's posterior in batches (docs/math.md §16): the batching does not change the
+"""Log-densities of a module's posterior in batches (docs/math.md §17): the batching does not change the
 answer beyond the integration tolerance, and bad options are refused by their key."""
 
 import numpy as np
@@ -27,7 +27,7 @@ def test_batches_agree_with_one_integration_per_measurement():
         alone = log_prob(
             score, module.formulation, torch.tensor(x[i], dtype=torch.float32), rtol=1e-4, atol=1e-4
         )
-        # other steps at the same tolerance: each within a few 0.01 nats of the exact flow (math §16.1)
+        # other steps at the same tolerance: each within a few 0.01 nats of the exact flow (math §17.1)
         np.testing.assert_allclose(batched[i], alone.numpy(), atol=0.05)
     assert np.all(np.diff(batched.mean(axis=1)) < -0.2)
 

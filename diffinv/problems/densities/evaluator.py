@@ -12,11 +12,15 @@ Every sampler of the module draws ``plan.n_samples`` samples of x for each y* th
   it costs as much as ``sinkhorn``);
 - ``w2``: the exact squared 1-D Wasserstein-2 distance between generated samples and the exact reference.
 
+The calibration diagnostics SBC and TARP (docs/math.md §16, docs/usage.md §16) take exact draws of p(x | y*)
+as truths, each with its own group of ``sbc_samples`` generated samples: ``<sampler>/sbc/…``,
+``<sampler>/tarp/…``.
+
 Keys are flat (docs/design.md §7): ``<sampler>/sinkhorn/y=0.6``, ``<sampler>/sinkhorn/mean``, …, and the
 sampler-free ``sinkhorn_floor/...``, ``band_size/y=...``; ``<sampler>/time/sample_s``,
 ``<sampler>/calls_per_sample``, ``time/score_s``.
 Files: ``samples.h5`` (docs/design.md §6; y* as the measurements, every sample kept),
-``figures/histograms_<sampler>.png``, ``figures/joint_density.png``.
+``figures/histograms_<sampler>.png``, ``figures/diagnostics_<sampler>.png``, ``figures/joint_density.png``.
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
+from diffinv.problems import diagnostics
 from diffinv.problems.densities import definitions as toy
 from diffinv.problems.densities import figures
 from diffinv.problems.densities import report as table2_report
 from diffinv.problems.densities.metrics import sinkhorn_cost, wasserstein2_1d
+from diffinv.problems.diagnostic_figures import plot_diagnostics
+from diffinv.problems.diagnostics import Diagnostic
 from diffinv.problems.evaluator import Evaluator
 from diffinv.run.files import save_figure
 from diffinv.run.labels import run_label
@@ -39,13 +46,15 @@ from diffinv.training.posterior import SamplingPlan, sample_every_sampler, write
 class DensityEvaluator(Evaluator):
     """``problem.evaluator`` of the 2-D density problems: the conditioning values ``y_stars``, the band
     half-width of the reference, the Sinkhorn settings, and whether to also score against the exact
-    reference (docs/problems.md §1)."""
+    reference (docs/problems.md §1), and the samples per truth of SBC and TARP (docs/math.md §16)."""
 
     report = staticmethod(table2_report.report)
     needs_clean_measurements = True  # the bands are of clean test y (docs/problems.md §1)
     headline_columns = {
         "sinkhorn": "{sampler}/sinkhorn/mean",
         "floor": "sinkhorn_floor/mean",
+        "SBC p": "{sampler}/sbc/p_min_bonferroni",
+        "TARP p": "{sampler}/tarp/p",
         "sample s": "{sampler}/time/sample_s",
         "calls": "{sampler}/calls_per_sample",
     }
@@ -58,7 +67,11 @@ class DensityEvaluator(Evaluator):
         sinkhorn_reg: float = 0.01,
         sinkhorn_tol: float = 1e-6,
         exact_sinkhorn: bool = True,
+        sbc_samples: int = 9,
     ):
+        if isinstance(sbc_samples, bool) or not isinstance(sbc_samples, int) or sbc_samples < 1:
+            raise ValueError(f"sbc_samples must be an integer >= 1, got {sbc_samples!r}")
+        self.sbc_samples = sbc_samples
         positive = {
             "band_halfwidth": band_halfwidth,
             "sinkhorn_reg": sinkhorn_reg,
@@ -138,8 +151,54 @@ class DensityEvaluator(Evaluator):
             )
             save_figure(fig, Path(output_dir) / "figures" / f"histograms_{name}.png")
         metrics["sinkhorn_floor/mean"] = float(np.mean([metrics[f"sinkhorn_floor/y={y:g}"] for y in y_stars]))
+        truths = self._truths(n, np.random.default_rng([seed, 4]))
+        references = self._references(len(truths[0]))
+        for name, generated in samples.items():
+            sbc, tarp = self._diagnostics(generated, truths, references, seed)
+            plot_diagnostics(
+                sbc, tarp, None, Path(output_dir) / "figures" / f"diagnostics_{name}.png", titles[name]
+            )
+            found = {"sbc": sbc, "tarp": tarp}
+            metrics |= {f"{name}/{k}/{key}": v for k, r in found.items() for key, v in r.metrics.items()}
         save_figure(self._joint_figure(y_stars), Path(output_dir) / "figures" / "joint_density.png")
         return metrics
+
+    def _truths(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """Per y*, the exact draws of p(x | y*) that SBC and TARP take as truths: one per group of
+        ``sbc_samples`` of the ``n`` generated samples (docs/usage.md §16)."""
+        groups = n // self.sbc_samples
+        if groups < 1:
+            raise ValueError(f"sbc_samples={self.sbc_samples} is more than the {n} samples per y*")
+        return [toy.sample_conditional(self.problem.name, y_star, groups, rng) for y_star in self.y_stars]
+
+    def _references(self, groups: int) -> np.ndarray:
+        """TARP's reference points (len(y_stars) * groups, 1): per case E[x | y*] on the exact
+        conditional's grid, a reference that depends on y* only (docs/math.md §16.2, docs/usage.md §16)."""
+        means = []
+        for y_star in self.y_stars:
+            edges, prob = toy.conditional_grid(self.problem.name, y_star)
+            means.append(np.sum(0.5 * (edges[1:] + edges[:-1]) * prob))
+        return np.repeat(means, groups)[:, None]
+
+    def _diagnostics(self, generated, truths, references, seed) -> tuple[Diagnostic, Diagnostic]:
+        """SBC (x and log p(x, y*)) and TARP (``references`` per case) of ``generated`` (len(y_stars), n,
+        1): truth k of y* against its own group of samples, so every (truth, group) is an independent case
+        (docs/math.md §16)."""
+        groups, size = len(truths[0]), self.sbc_samples
+        cases = generated[:, : groups * size, 0].reshape(len(self.y_stars), groups, size)
+        with np.errstate(divide="ignore"):  # generated samples where p(x, y*) = 0 get log p = -inf
+            loglik_truth = [
+                np.log(self.problem.joint_density(t, y)) for t, y in zip(truths, self.y_stars, strict=True)
+            ]
+            loglik = [
+                np.log(self.problem.joint_density(c.ravel(), y))
+                for c, y in zip(cases, self.y_stars, strict=True)
+            ]
+        samples, truth = cases.reshape(-1, size, 1), np.concatenate(truths)[:, None]
+        sbc = diagnostics.sbc(
+            samples, truth, np.concatenate(loglik_truth), np.concatenate(loglik).reshape(-1, size), seed=seed
+        )
+        return sbc, diagnostics.tarp(samples, truth, references, seed=seed)
 
     def _sinkhorn(self, xs, xr, metrics: dict) -> float:
         result = sinkhorn_cost(xs, xr, reg=self.reg, tol=self.tol)

@@ -67,6 +67,18 @@ def exact_reference_section(rows: list[dict]) -> list[str]:
     ]
 
 
+def diagnostics_section(rows: list[dict]) -> list[str]:
+    """The SBC and TARP p-values (docs/usage.md §16), when some run computed them."""
+    if not any("sbc/p_min_bonferroni" in r for r in rows):
+        return []
+    return [
+        "Calibration against exact draws of p(x | y*), SBC p-value (below 0.01: fails; docs/usage.md §16):",
+        table(rows, "sbc/p_min_bonferroni", with_floor=False),
+        "TARP p-value:",
+        table(rows, "tarp/p", with_floor=False),
+    ]
+
+
 def paper_table(rows: list[dict]) -> str:
     problems = sorted({r["problem"] for r in rows}, key=["tanh", "bimodal", "spiral"].index)
     lines = ["| formulation | sampler | " + " | ".join(problems) + " |", "|---|---|" + "---|" * len(problems)]
@@ -124,6 +136,7 @@ def report(rows: list[dict], directory: Path, out: Path) -> str:
             *exact_reference_section(rows),
             "Exact squared 1-D Wasserstein-2 distance to the exact reference:",
             table(rows, "w2/mean", with_floor=False),
+            *diagnostics_section(rows),
             "The paper's Table 2 (its datasets, same metric), for comparison:",
             paper_table(rows),
             "Runs:",

@@ -12,22 +12,29 @@ Keys (flat, docs/design.md §7): per sampler ``<sampler>/rel_mae/seg_jj``, ``<sa
 with ``forward_map`` and ``clip = false``, noise > 0; with masks too), ``<sampler>/exact/mean_err_ratio``,
 ``<sampler>/exact/std_ratio``, ``<sampler>/exact/w1_over_std``; sampler-free ``prior_std/...``,
 ``exact/mean_err`` (the exact posterior mean's own error), ``exact/w1_over_std_floor``, ``eval/n_test``,
-``time/score_s``. With ``evaluation.reweight`` (linear–Gaussian variant): ``<sampler>/is/ess_frac/mean``
-and ``/min``, and the reweighted posterior scored as sampler ``<sampler>_is``
-(:mod:`diffinv.problems.flux.importance`, docs/math.md §16.4).
+``time/score_s``. The calibration diagnostics that need no closed form (docs/math.md §16) add per sampler
+``<sampler>/sbc/...``, ``<sampler>/tarp/...`` and, with a forward model (``forward_model``, else the file's
+``forward_map``) and noisy readings, ``<sampler>/ppc/...``; their time is ``time/diagnostics_s``. With
+``evaluation.reweight`` (linear–Gaussian variant): ``<sampler>/is/ess_frac/mean`` and ``/min``, and the
+reweighted posterior scored as sampler ``<sampler>_is`` (:mod:`diffinv.problems.flux.importance`,
+docs/math.md §17.4).
 
 Files: ``samples.h5`` (docs/design.md §6: truth, noisy measurement, mask; per sampler the posterior mean and
 std of every evaluated case and all samples of the figure cases), ``figures/flux_cases_<sampler>.png``,
-``figures/calibration.png``.
+``figures/calibration.png``, ``figures/diagnostics_<sampler>.png``.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from diffinv.problems import diagnostics
+from diffinv.problems.diagnostic_figures import plot_diagnostics
 from diffinv.problems.evaluator import Evaluator
 from diffinv.problems.flux import report as sweep_report
 from diffinv.problems.flux.figures import plot_calibration, plot_flux_cases
@@ -35,6 +42,8 @@ from diffinv.problems.flux.importance import importance_step
 from diffinv.problems.flux.metrics import coverage_curve, exact_comparison, segment_metrics
 from diffinv.run.labels import join_labels, noise_label, sampler_label
 from diffinv.training.posterior import SamplingPlan, sample_every_sampler, write_samples
+
+log = logging.getLogger(__name__)
 
 
 def is_sampler_free(key: str) -> bool:
@@ -44,7 +53,10 @@ def is_sampler_free(key: str) -> bool:
 
 class FluxEvaluator(Evaluator):
     """``problem.evaluator`` of the boundary-flux problems: the first ``n_test`` test measurements (all for
-    None), ``n_figure_cases`` of them drawn and kept in ``samples.h5``, calibration at ``coverage_levels``."""
+    None), ``n_figure_cases`` of them drawn and kept in ``samples.h5``, calibration at ``coverage_levels``;
+    the predictive check through ``forward_model`` (a callable: x (n, d) -> clean readings (n, m), physical
+    units; None: the file's ``forward_map``, else no check) at the first ``ppc_samples`` samples of each
+    case (0: no check)."""
 
     report = staticmethod(sweep_report.report)
     headline_columns = {
@@ -55,6 +67,9 @@ class FluxEvaluator(Evaluator):
         "cov ±2σ": "{sampler}/coverage/2sigma",
         "std ratio": "{sampler}/exact/std_ratio",
         "mean-err ratio": "{sampler}/exact/mean_err_ratio",
+        "SBC p": "{sampler}/sbc/p_min_bonferroni",
+        "TARP p": "{sampler}/tarp/p",
+        "PPC p": "{sampler}/ppc/p",
         "sample s": "{sampler}/time/sample_s",
         "calls": "{sampler}/calls_per_sample",
     }
@@ -64,12 +79,21 @@ class FluxEvaluator(Evaluator):
         n_test: int | None = None,
         n_figure_cases: int = 3,
         coverage_levels: tuple[float, ...] = (0.5, 0.9),
+        ppc_samples: int = 100,
+        forward_model: Callable[[np.ndarray], np.ndarray] | None = None,
     ):
+        if isinstance(ppc_samples, bool) or not isinstance(ppc_samples, int) or ppc_samples < 0:
+            raise ValueError(f"ppc_samples must be an integer >= 0, got {ppc_samples!r}")
+        if forward_model is not None and not callable(forward_model):
+            raise ValueError(
+                f"forward_model must be callable (x -> clean readings) or null, got {forward_model!r}"
+            )
         if n_test is not None and (isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 1):
             raise ValueError(f"n_test must be an integer >= 1 or null (all), got {n_test!r}")
         self.n_test = n_test
         self.n_figure_cases = n_figure_cases
         self.levels = np.asarray(coverage_levels, dtype=np.float64)
+        self.ppc_samples, self.forward_model = ppc_samples, forward_model
 
     def __call__(self, module, datamodule, out: Path, plan: SamplingPlan) -> dict[str, float]:
         truth, y, mask = datamodule.test_measurements(self.n_test)
@@ -78,7 +102,8 @@ class FluxEvaluator(Evaluator):
         metrics: dict[str, float] = {"eval/n_test": float(len(truth))}
         drawn = sample_every_sampler(module, datamodule.normalise_y(y, mask), mask, plan, out)
         physical, curves = {}, {}
-        score_seconds = 0.0
+        score_seconds = diagnostic_seconds = 0.0
+        checks = self._diagnostic_inputs(datamodule, truth, y, mask, plan.seed)
         noise = noise_label(datamodule.noise, datamodule.noise_std)
         labels = {name: sampler_label(sampler) for name, sampler in module.samplers.items()}
         metrics |= importance_step(drawn, labels, module, datamodule, y, mask, exact, plan)
@@ -94,6 +119,13 @@ class FluxEvaluator(Evaluator):
                 scores |= exact_comparison(samples, truth, y, *exact, seed=plan.seed, mask=mask)
             score_seconds += time.perf_counter() - start
             metrics |= {k if is_sampler_free(k) else f"{name}/{k}": v for k, v in scores.items()}
+            start = time.perf_counter()
+            title = (
+                join_labels(module.formulation.label, labels[name]) + f"\n{len(truth)} test cases, {noise}"
+            )
+            path = out / "figures" / f"diagnostics_{name}.png"
+            metrics |= {f"{name}/{k}": v for k, v in self._diagnostics(samples, checks, path, title).items()}
+            diagnostic_seconds += time.perf_counter() - start
             plot_flux_cases(
                 truth[cases],
                 samples[cases],
@@ -103,6 +135,7 @@ class FluxEvaluator(Evaluator):
                 mask=None if mask is None else mask[cases],
             )
         metrics["time/score_s"] = score_seconds
+        metrics["time/diagnostics_s"] = diagnostic_seconds
         calibration_title = f"{module.formulation.label}\n{len(truth)} test cases, {noise}"
         plot_calibration(self.levels, curves, out / "figures" / "calibration.png", title=calibration_title)
         attrs = {"noise": datamodule.noise, "noise_std": datamodule.noise_std}
@@ -112,6 +145,60 @@ class FluxEvaluator(Evaluator):
     def posterior_figure(self, samples, path, title, mask=None):
         """Flux mean ± std per wall for each measurement (the posterior of ``diffinv.infer``)."""
         return plot_flux_cases(None, samples, path, title=title, mask=mask)
+
+    def _diagnostic_inputs(self, datamodule, truth, y, mask, seed: int) -> dict:
+        """What the diagnostics of every sampler share (docs/math.md §16): the truth, TARP's references
+        (regression of x on the network's view of y, fitted on the training pairs with fresh noise) and
+        scale (the training normalisation's), and for the predictive check the forward model, the observed
+        and clean readings, the mask and σ_n (``forward`` None: no check, with a note in the log)."""
+        train = datamodule.dataset.train
+        y_train = datamodule.noisy(train.y_clean, np.random.default_rng([seed, 3]))
+        references = diagnostics.regression_references(
+            train.x, datamodule.normalise_y(y_train, train.mask), datamodule.normalise_y(y, mask)
+        )
+        forward = self.forward_model
+        if forward is None and "forward_map" in datamodule.dataset.attrs:
+            forward = diagnostics.linear_forward_model(datamodule.dataset.attrs["forward_map"])
+        reason = (
+            "ppc_samples = 0" if self.ppc_samples == 0
+            else "no forward model (problem.forward_model is null and the file has no forward_map)"
+            if forward is None
+            else "noise-free readings" if datamodule.noise_std == 0 else None
+        )  # fmt: skip
+        if reason is not None:
+            log.info("posterior predictive check and the log-likelihood SBC quantity skipped: %s", reason)
+        return {
+            "truth": truth,
+            "references": references,
+            "scale": datamodule.x_norm.scale,
+            "forward": None if reason else forward,
+            "y": y,
+            "truth_clean": datamodule.dataset.test.y_clean[: len(truth)],
+            "mask": mask,
+            "noise_std": datamodule.noise_std,
+            "seed": seed,
+        }
+
+    def _diagnostics(self, samples: np.ndarray, checks: dict, path: Path, title: str) -> dict[str, float]:
+        """SBC, TARP and, with a forward model, the posterior predictive check of one sampler's samples
+        (physical units, docs/math.md §16) with their figure; flat keys ``sbc/…``, ``tarp/…``, ``ppc/…``."""
+        truth, seed, forward = checks["truth"], checks["seed"], checks["forward"]
+        loglik, ppc = (None, None), None
+        if forward is not None:
+            n, d = len(truth), truth.shape[1]
+            subset = samples[:, : self.ppc_samples].reshape(-1, d)
+            predicted = np.asarray(forward(subset), dtype=np.float64).reshape(n, -1, checks["y"].shape[1])
+            y, mask, noise_std = checks["y"], checks["mask"], checks["noise_std"]
+            at_truth = diagnostics.gaussian_loglik(checks["truth_clean"][:, None], y, noise_std, mask)[:, 0]
+            loglik = (at_truth, diagnostics.gaussian_loglik(predicted, y, noise_std, mask))
+            ppc = diagnostics.ppc(predicted, y, checks["truth_clean"], noise_std, mask, seed=seed)
+        sbc = diagnostics.sbc(samples, truth, *loglik, seed=seed)
+        tarp = diagnostics.tarp(samples, truth, checks["references"], checks["scale"], seed=seed)
+        plot_diagnostics(sbc, tarp, ppc, path, title)
+        found = {"sbc": sbc, "tarp": tarp} | ({"ppc": ppc} if ppc is not None else {})
+        return {
+            f"{kind}/{key}": value for kind, result in found.items() for key, value in result.metrics.items()
+        }
 
     @staticmethod
     def _exact_problem(datamodule):

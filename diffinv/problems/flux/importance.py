@@ -1,4 +1,4 @@
-"""Self-certifying samples for the linear–Gaussian flux problem (docs/math.md §16.4): importance weights
+"""Self-certifying samples for the linear–Gaussian flux problem (docs/math.md §17.4): importance weights
 ``prior × likelihood ÷ q`` of each sampler's posterior samples, their effective sample size, and the
 reweighted posterior.
 
@@ -29,7 +29,7 @@ REWEIGHTED = "{name}_is"  # the reweighted posterior of sampler ``name``, scored
 
 def smoothed_prior_cov(prior_cov, sigma: float, scale) -> np.ndarray:
     """``K + σ² S²``: the GP prior's covariance at noise level ``σ`` of the network's units (``S`` = diag of
-    the normalisation's ``scale``), the prior of samples that stop at ``σ(t_eps)`` (docs/math.md §16.4). The
+    the normalisation's ``scale``), the prior of samples that stop at ``σ(t_eps)`` (docs/math.md §17.4). The
     data files' ``K`` is singular to round-off (a smooth kernel, no nugget): it has no density of its own."""
     scale = np.asarray(scale, dtype=np.float64)
     return np.asarray(prior_cov, dtype=np.float64) + np.diag((sigma * scale) ** 2)
@@ -66,7 +66,7 @@ def importance_step(
     if exact is None:
         log.warning(
             "evaluation.reweight: skipped, the importance weights need the prior density and the likelihood: "
-            "the linear-Gaussian variant (problem.clip=false, data.noise > 0) only (docs/math.md §16.4)"
+            "the linear-Gaussian variant (problem.clip=false, data.noise > 0) only (docs/math.md §17.4)"
         )
         return {}
     forward_map, prior_mean, prior_cov, noise_std = exact
@@ -85,7 +85,7 @@ def importance_step(
         if ess.min() < LOW_ESS_FRACTION:
             log.warning(
                 "%s: importance weights degenerate, ESS/N = %.3g (min over cases; mean %.3g) < %g: the "
-                "reweighted posterior rests on a few samples (docs/math.md §16.4)",
+                "reweighted posterior rests on a few samples (docs/math.md §17.4)",
                 name, ess.min(), ess.mean(), LOW_ESS_FRACTION,
             )  # fmt: skip
         reweighted = REWEIGHTED.format(name=name)

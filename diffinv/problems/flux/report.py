@@ -18,6 +18,14 @@ from diffinv.run.labels import file_stem, join_labels
 
 N_SEGMENTS = 30  # 15 bottom then 15 top wall segments (docs/problems.md §2)
 OPTIONAL = ("exact/mean_err_ratio", "exact/std_ratio", "exact/w1_over_std")
+# the calibration diagnostics (docs/math.md §16): column -> metric key; p-values below 0.01 fail
+DIAGNOSTICS = {
+    "SBC p": "sbc/p_min_bonferroni",
+    "TARP p": "tarp/p",
+    "TARP dev": "tarp/max_dev",
+    "PPC p": "ppc/p",
+    "PPC rep cov 68": "ppc/rep_coverage/68",
+}
 
 
 def per_segment(row: dict, key: str) -> np.ndarray:
@@ -37,9 +45,10 @@ def curves(rows: list[dict]) -> dict[str, list[dict]]:
 
 def table(groups: dict[str, list[dict]]) -> str:
     exact = [k for k in OPTIONAL if any(k in r for g in groups.values() for r in g)]
+    checks = {c: k for c, k in DIAGNOSTICS.items() if any(k in r for g in groups.values() for r in g)}
     settings = ["settings"] if any(r["settings"] for g in groups.values() for r in g) else []
     head = ["problem", "formulation", "sampler", *settings, "noise", "rel_mae", "post_std", "prior_std"]
-    head += ["cov 1σ", "cov 2σ", *exact, "epochs", "test cases", "samples", "sample s", "run"]
+    head += ["cov 1σ", "cov 2σ", *exact, *checks, "epochs", "test cases", "samples", "sample s", "run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for group in groups.values():
         for r in group:
@@ -49,6 +58,7 @@ def table(groups: dict[str, list[dict]]) -> str:
             cells += [f"{r[k]:.4f}" for k in ("rel_mae/mean", "post_std/mean", "prior_std/mean")]
             cells += [f"{r[k]:.3f}" for k in ("coverage/1sigma", "coverage/2sigma")]
             cells += [f"{r[k]:.3f}" if k in r else "–" for k in exact]
+            cells += [f"{r[k]:.2g}" if k in r else "–" for k in checks.values()]
             cells += [str(r["epochs"]), f"{r['eval/n_test']:.0f}", str(r["n_samples"])]
             cells += [f"{r['time/sample_s']:.1f}", f"`{r['run'].name}`"]
             lines.append("| " + " | ".join(cells) + " |")
@@ -79,7 +89,10 @@ def report(rows: list[dict], directory: Path, out: Path) -> str:
         "Per run and sampler: relative mean absolute error of the posterior mean (mean over segments), mean "
         "posterior std and the prior std (std of the true flux over the test set), coverage of the ±1σ/±2σ "
         "intervals and, for the linear–Gaussian variant, the ratios to the exact posterior "
-        "(docs/problems.md §2). Noise: `data.noise` in % of the training set's mean |clean reading| and the "
+        "(docs/problems.md §2); the calibration diagnostics (docs/usage.md §16): SBC, TARP and "
+        "predictive-check p-values (below 0.01: the posterior fails the check), TARP's largest coverage "
+        "error and the coverage of a replicate reading by the central 68 % predictive interval. Noise: "
+        "`data.noise` in % of the training set's mean |clean reading| and the "
         "absolute σ_n it gives (docs/problems.md §2.4).",
         table(groups),
         "![error, std and coverage against noise, every problem, formulation and sampler](summary.png)",
