@@ -3,10 +3,11 @@
 
     python -m diffinv.infer ckpt=outputs/train/runs/<date>/checkpoints/final.ckpt measurement=readings.csv
         [n_samples=1000] [sampler=sde] [seed=0]        (default sampler: the run's own, first one)
-        [log_prob=true]                                 (also log q of every sample, docs/math.md §17)
+        [log_prob=true]                                 (also log q of every sample)
 
 writes ``samples.h5`` (docs/design.md §6: the measurements, their masks, per sampler the posterior mean, std
-and every sample, physical units), ``figures/posterior.png`` (drawn by the problem's evaluator) and
+and every sample, physical units; with ``log_prob=true`` also the model's log-density of each sample,
+docs/math.md §17), ``figures/posterior.png`` (drawn by the problem's evaluator) and
 ``summary.json`` (docs/usage.md §6) into the run directory. The checkpoint and the readings are checked
 before anything is written; a call that stops on bad input leaves no run directory. In Python (the same
 path)::

@@ -90,10 +90,10 @@ SAMPLERS = {  # twice the shipped steps: the discretisation error (≈ 2 % at 20
 @pytest.mark.parametrize("sampler", list(SAMPLERS))
 @pytest.mark.parametrize("name", list(FORMS))
 def test_default_samplers_return_narrow_posteriors_in_every_formulation(name, sampler):
-    """The default samplers on the exact score, x_T from the exact p_T: every std, from 1 down to σ_e, within 5
-    standard errors (1.8 %) of the truth times the flow step's closed-form error (6 % at std = σ_e), for VE,
-    VP and κ from the smallest safe one (0.144) to 4 alike (largest deviation over seeds 0-9, VE and VP:
-    1.2 % ODE, 1.5 % SDE)."""
+    """The default samplers on the exact score, x_T from the exact p_T: every std, from 1 down to σ_e,
+    within 5 standard errors (1.8 %) of the truth times the flow step's closed-form error (6 % at
+    std = σ_e), for VE, VP and κ from the smallest safe one (0.144) to 4 alike (largest deviation over
+    seeds 0-9, VE and VP: 1.2 % ODE, 1.5 % SDE)."""
     form = FORMS[name]
     gen = torch.Generator().manual_seed(3)
     T = torch.tensor(form.T, dtype=torch.float64)
