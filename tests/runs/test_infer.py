@@ -161,6 +161,7 @@ def test_sensors_off_as_nan_give_the_evaluators_posterior_in_physical_units(tmp_
         f"evaluation.chunk_size={N_SAMPLES}",  # one measurement per batch, seeded 12345 + i
     )
     schema = {n.replace("<sampler>", "ode") for n in documented_names("design.md", "(`samples.h5`)")}
+    schema -= {"ode/log_q"}  # only infer log_prob=true writes it (docs/design.md §6)
     assert written_names(run / "samples.h5") == schema | {"ode"}  # the flux evaluator's: truth included
     with h5py.File(run / "samples.h5") as f:
         y, mask, evaluated_mean = f["y"][()], f["mask"][()].astype(bool), f["ode/mean"][()]
