@@ -27,7 +27,7 @@ from data_gen.reference.gpcn import ChainSettings, diagnostics, run_chains, thin
 from data_gen.reference.laplace import laplace
 from data_gen.reference.posterior import LatentPosterior
 from diffinv.data.noise import noise_std, noisy_test_readings
-from diffinv.data.reference import file_sha256, write_reference
+from diffinv.data.reference import ARRAYS, file_sha256, write_reference
 from diffinv.data.schema import Dataset, read_dataset
 
 FORWARDS = ("solver", "data_file")
@@ -133,9 +133,11 @@ def _sample_cases(cfg: DictConfig, store: CaseStore, todo: list[int]) -> None:
 def _log_all(results) -> None:
     for case, arrays in results:
         log.info(
-            "case %d: %s after %d steps, %d forward solves, %.1f s; acceptance %.2f, max R̂ %.4f, min ESS %.0f",  # noqa: E501
+            "case %d: %s after %d steps, %d forward solves, %.1f s (%.1f CPU s); acceptance %.2f, "
+            "max R̂ %.4f, min ESS %.0f",
             case, "converged" if arrays["converged"] else "NOT converged", arrays["steps"],
-            arrays["forward_solves"], arrays["wall_s"], arrays["acceptance"], arrays["rhat"].max(),
+            arrays["forward_solves"], arrays["wall_s"], arrays["cpu_s"], arrays["acceptance"],
+            arrays["rhat"].max(),
             arrays["ess_bulk"].min(),
         )  # fmt: skip
 
@@ -177,7 +179,7 @@ def _sample_and_save(task: tuple[int, CaseStore]) -> tuple[int, dict]:
 
 def sample_case(forward, attrs: dict, y, mask, std: float, settings: ChainSettings, rng) -> dict:
     """One case's reference posterior: MAP, Laplace, gpCN chains, diagnostics, thinned physical samples."""
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     posterior = LatentPosterior(
         forward, attrs["prior_mean"], attrs["prior_cov"], y, std, bool(attrs["clip"]), mask
     )
@@ -197,11 +199,10 @@ def sample_case(forward, attrs: dict, y, mask, std: float, settings: ChainSettin
         "forward_solves": posterior.solves,
         "acceptance": chains.acceptance,
         "wall_s": time.perf_counter() - start,
+        "cpu_s": time.process_time() - cpu_start,
     }
 
 
 def _merge(store: CaseStore, cases: range) -> dict:
     per_case = [store.load(case) for case in cases]
-    names = ("truth", "y", "mask", "samples", "map", "rhat", "ess_bulk", "rhat_physical", "ess_bulk_physical",
-             "converged", "steps", "forward_solves", "acceptance", "wall_s", "case_index")  # fmt: skip
-    return {name: np.stack([np.asarray(arrays[name]) for arrays in per_case]) for name in names}
+    return {name: np.stack([np.asarray(arrays[name]) for arrays in per_case]) for name in ARRAYS}

@@ -6,8 +6,9 @@ the readings they condition on and each case's convergence diagnostics. Datasets
 ``case_index`` (n,) int, ``truth`` (n, d), ``y`` (n, m) the noisy test readings, ``mask`` (n, m) bool,
 ``samples`` (n, k, d) float32 in physical units, ``map`` (n, d), ``rhat`` and ``ess_bulk`` (n, d) of the
 sampled latent parameters, ``rhat_physical`` and ``ess_bulk_physical`` (n, d) of the fluxes, ``converged``
-(n,) bool, ``steps``, ``forward_solves`` (n,) int, ``acceptance``, ``wall_s`` (n,). Attributes:
-``REFERENCE_ATTRS``. :func:`check_reference` refuses a reference made for other data, noise or seed.
+(n,) bool, ``steps``, ``forward_solves`` (n,) int, ``acceptance``, ``wall_s``, ``cpu_s`` (n,) (the sampling
+process's CPU time). Attributes: ``REFERENCE_ATTRS``. :func:`check_reference` refuses a reference made for
+other data, noise or seed.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ ARRAYS = {  # name: (dtype, number of dimensions)
     "forward_solves": (np.int64, 1),
     "acceptance": (np.float64, 1),
     "wall_s": (np.float64, 1),
+    "cpu_s": (np.float64, 1),
 }
 REFERENCE_ATTRS = (
     "problem",  # the data file's problem name
