@@ -1,5 +1,5 @@
 """Measurement noise of the paired data, shared by the datamodule and by anything that must reproduce a run's
-test readings without Lightning (the MCMC reference posteriors, docs/design.md §6.2; docs/problems.md §2).
+test readings without Lightning (the MCMC reference posteriors, docs/design.md §6; docs/problems.md §2.4).
 
 ``σ_n = noise × mean|y_clean|`` over the training split; the test readings are ``y_clean + σ_n e`` with ``e``
 drawn for every test case at once from ``numpy.random.default_rng([seed, 2])``, so a case's reading does not
