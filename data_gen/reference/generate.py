@@ -137,8 +137,7 @@ def _log_all(results) -> None:
             "max R̂ %.4f, min ESS %.0f",
             case, "converged" if arrays["converged"] else "NOT converged", arrays["steps"],
             arrays["forward_solves"], arrays["wall_s"], arrays["cpu_s"], arrays["acceptance"],
-            arrays["rhat"].max(),
-            arrays["ess_bulk"].min(),
+            arrays["rhat"].max(), arrays["ess_bulk"].min(),
         )  # fmt: skip
 
 
@@ -149,6 +148,11 @@ def _start_worker(setup: dict) -> None:
         forward = LinearForward(dataset.attrs["forward_map"])
     else:
         forward = instantiate(setup["solver"])
+        if not hasattr(forward, "readings_and_jacobian"):
+            raise ValueError(
+                f"problem.solver={setup['solver']['_target_']} has no readings_and_jacobian: use "
+                "forward=data_file (a linear problem's stored forward map)"
+            )
     _worker.update(
         forward=forward,
         dataset=dataset,
