@@ -14,6 +14,7 @@ the chains hold ``n_keep`` draws, or at ``max_steps``.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -21,6 +22,8 @@ from dataclasses import dataclass, fields
 import emcee
 import numpy as np
 from arviz_stats.base import array_stats
+
+log = logging.getLogger(__name__)
 
 
 class GpcnMove(emcee.moves.MHMove):
@@ -118,6 +121,7 @@ def run_chains(
         steps = sampler.iteration
         draws = sampler.get_chain(discard=int(settings.warmup * steps)).transpose(1, 0, 2)
         rhat, ess = diagnostics(monitor(draws))
+        log.info("%d steps: max R̂ %.4f, min bulk ESS %.0f", steps, np.nanmax(rhat), np.nanmin(ess))
         if (met(rhat, ess, settings) and _holds(draws, settings.n_keep)) or steps >= settings.max_steps:
             break
     return Chains(
