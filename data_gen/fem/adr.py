@@ -92,6 +92,21 @@ class NonlinearADR:
         """(n, 30) sensor readings of the (n, 30) fluxes ``q``."""
         return np.array([self.disc.sensors @ self.field(qi) for qi in np.atleast_2d(q)])
 
+    def __call__(self, q: np.ndarray) -> np.ndarray:
+        """The forward model as a callable: (n, 30) physical fluxes -> (n, 30) clean readings."""
+        return self.readings(q)
+
+    def readings_and_jacobian(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Readings (30,) of flux ``q`` (30,) and their derivative ``∂y/∂q`` (30 × 30) at the converged state.
+
+        Tangent-linear: ``∂c/∂q_k = J(c)⁻¹ b_k`` with the Jacobian at the Newton solution ``c`` (one
+        factorisation, 30 solves; docs/problems.md §4), so ``∂y/∂q = P J(c)⁻¹ B`` with ``P`` the sensors.
+        """
+        c = self.field(np.asarray(q, dtype=np.float64))
+        self.c.x.array[:] = c
+        columns = self.disc.unit_flux_responses(self._problem.J, self._flux_form)
+        return self.disc.sensors @ c, self.disc.sensors @ columns
+
     def _solve_from(self, q: np.ndarray, start: np.ndarray, damped: bool) -> np.ndarray:
         self.disc.q.value[:] = q
         self.c.x.array[:] = start

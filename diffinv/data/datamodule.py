@@ -22,6 +22,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from diffinv.data.noise import add_noise, noise_std, noisy_test_readings
 from diffinv.data.schema import Dataset, read_dataset
 
 NORMALISATIONS = ("standard", "minmax", "none")
@@ -140,7 +141,7 @@ class PairedDataModule(pl.LightningDataModule):
         train = self.dataset.train
         self.x_norm = Affine.fit(train.x, self.normalisation)
         self.y_norm = Affine.fit(train.y_clean, self.normalisation)
-        self.noise_std = self.noise * float(np.abs(train.y_clean).mean())
+        self.noise_std = noise_std(train.y_clean, self.noise)
 
     def x_scale(self) -> float:
         """σ_data of docs/math.md §13.1 measured on this data: the root mean square over components of the
@@ -153,15 +154,16 @@ class PairedDataModule(pl.LightningDataModule):
         return network_measurements(self.y_norm, y, mask)
 
     def noisy(self, y_clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return y_clean + self.noise_std * rng.standard_normal(y_clean.shape) if self.noise_std else y_clean
+        return add_noise(y_clean, self.noise_std, rng)
 
     def test_measurements(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The first ``n`` test pairs (all for None) in raw units: x, y with fixed seeded noise, mask.
 
-        The noise of every test case is drawn at once, so a case's measurement does not depend on ``n``.
+        The noise of every test case is drawn at once, so a case's measurement does not depend on ``n``
+        (:func:`diffinv.data.noise.noisy_test_readings`, which the MCMC reference reuses).
         """
         test = self.dataset.test
-        y = self.noisy(test.y_clean, np.random.default_rng([self.seed, 2]))
+        y = noisy_test_readings(self.dataset, self.noise_std, self.seed)
         mask = None if test.mask is None else test.mask[:n]
         return test.x[:n], y[:n], mask
 
