@@ -1,9 +1,9 @@
 """Samplers driven by exact scores reproduce the data, no training involved (docs/math.md §5, §9).
 
 Judged by the rule of tests/core/test_fast_samplers.py: the largest z-score (|error| / standard error) is
-below Z_FAIL = 5 at each of the seeds 0, 1, 2, and every sampler here measured z <= 4 at seeds 0-9
-(``python -m benchmarks.sampler_budgets``, groups fixed, conditional and cdf_1d of
-benchmarks/sampler_budgets.json).
+below Z_FAIL = 5 at each of the seeds 0, 1, 2, and every sampler here measured z <= 4 at seeds 0-9 with
+sampling ending at σ_ε and the final step (docs/math.md §5.4; ``python -m benchmarks.sampler_budgets``, groups
+fixed, conditional and cdf_1d of benchmarks/sampler_budgets.json: largest z 3.6, 3.97 and 3.4).
 """
 
 import math
