@@ -283,7 +283,7 @@ def _check_interval(form: VPFamily) -> None:
     """Reject an interval float32 cannot sample (docs/math.md §12.9): ``s(t_eps)`` below :data:`S_EPS_MIN`
     (an explicit t_eps with small κ) or ``t_eps`` below :data:`T_EPS_MIN` (σ_eps reached only at a tinier t:
     large κ)."""
-    b_eps = form.beta_min * form.t_eps + (form.beta_max - form.beta_min) * form.t_eps**2 / (2 * form.T)
+    b_eps = float(form.B(torch.tensor(form.t_eps, dtype=torch.float64)))
     log_s_eps = math.log(-math.expm1(-form.kappa * b_eps)) / (2 * form.kappa)
     where = f"kappa={form.kappa!r} with {form._schedule()}, t_eps={form.t_eps:.3g}"
     if log_s_eps < math.log(S_EPS_MIN):

@@ -22,7 +22,7 @@ import torch
 
 from diffinv.core.formulations import Formulation
 from diffinv.core.samplers.grids import check_steps, time_grid
-from diffinv.core.samplers.scores import FINAL_STEPS, ScoreFn, SigmaNodes, step_to_zero
+from diffinv.core.samplers.scores import ScoreFn, SigmaNodes, check_final_step, step_to_zero
 from diffinv.core.samplers.solvers import SOLVER_TYPES, dopri5, dpmpp, euler_maruyama, heun
 
 
@@ -179,8 +179,7 @@ def _run(
 def _finish(solve, score_fn, formulation, x_T, *, final_step: str, grad: bool) -> torch.Tensor:
     """``solve(x_T)`` without autograd unless ``grad``, then the ``final_step`` from ``t_eps`` to σ = 0: the
     one place every sampler ends (docs/math.md §5.4)."""
-    if final_step not in FINAL_STEPS:
-        raise ValueError(f"unknown final_step {final_step!r}; choose one of {list(FINAL_STEPS)}")
+    check_final_step(final_step)
     with torch.set_grad_enabled(grad):
         return step_to_zero(score_fn, formulation, solve(x_T), final_step)
 

@@ -76,6 +76,12 @@ class SigmaNodes:
 FINAL_STEPS = ("flow", "tweedie", "none")  # docs/math.md §5.4
 
 
+def check_final_step(kind: str) -> None:
+    """Refuse a ``final_step`` that is not one of :data:`FINAL_STEPS`, naming the choices."""
+    if kind not in FINAL_STEPS:
+        raise ValueError(f"unknown final_step {kind!r}; choose one of {list(FINAL_STEPS)}")
+
+
 def step_to_zero(
     score_fn: ScoreFn, formulation: Formulation, x: torch.Tensor, kind: str = "flow"
 ) -> torch.Tensor:
@@ -90,8 +96,7 @@ def step_to_zero(
 
     ``s² ŝ`` is formed as ``s (s ŝ)``, so that a tiny float32 ``s`` never meets an underflowed ``s²``.
     """
-    if kind not in FINAL_STEPS:
-        raise ValueError(f"unknown final_step {kind!r}; choose one of {list(FINAL_STEPS)}")
+    check_final_step(kind)
     if kind == "none":
         return x
     t = torch.full(x.shape[:-1], formulation.t_eps, dtype=x.dtype, device=x.device)
@@ -105,8 +110,7 @@ def end_width_error(kind: str, ratio):
     std ``c^½`` along an eigendirection, as a function of ``ratio = σ(t_eps)/c^½`` (docs/math.md §5.4):
     ``"none"`` ``√(1 + r²) - 1``, ``"tweedie"`` ``1/√(1 + r²) - 1``, ``"flow"`` ``√(1 + r⁴/(4(1 + r²))) - 1``.
     Works on floats and arrays."""
-    if kind not in FINAL_STEPS:
-        raise ValueError(f"unknown final_step {kind!r}; choose one of {list(FINAL_STEPS)}")
+    check_final_step(kind)
     r2 = ratio**2
     variance = {"none": 1 + r2, "tweedie": 1 / (1 + r2), "flow": 1 + r2**2 / (4 * (1 + r2))}[kind]
     return variance**0.5 - 1
