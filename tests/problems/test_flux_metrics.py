@@ -12,6 +12,7 @@ from diffinv.problems.flux.metrics import (
     exact_comparison,
     exact_posteriors,
     normalised_joint,
+    reference_comparison,
     segment_metrics,
 )
 
@@ -73,6 +74,64 @@ def test_exact_comparison_detects_wrong_posteriors(problem):
     biased = p["samples"] + 0.5
     out = exact_comparison(biased, p["truth"], p["y"], p["A"], p["mu"], p["K"], p["noise"])
     assert out["exact/mean_err_ratio"] > 1.3
+
+
+def exact_reference(p, n_cases=40, k=2000, seed=7):
+    """A sampled reference posterior (as MCMC would give) of the first ``n_cases`` cases: exact draws."""
+    rng = np.random.default_rng(seed)
+    noise_cov = p["noise"] ** 2 * np.eye(len(p["A"]))
+    post_mean = linear_gaussian_posterior(p["mu"], p["K"], p["A"], noise_cov, p["y"][:n_cases])[0].numpy()
+    chol = np.linalg.cholesky(p["post_cov"])
+    return post_mean[:, None, :] + rng.standard_normal((n_cases, k, p["mu"].size)) @ chol.T
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reference_comparison_scores_exact_samples_as_the_reference(problem, seed):
+    p, n = problem, 40
+    reference = exact_reference(p, n, seed=seed)
+    out = reference_comparison(p["samples"][:n], p["truth"][:n], reference, seed=seed)
+    # 40 cases x 500 samples: the std ratio's sampling error is ~ 1/sqrt(2 * 500 * 40) = 0.005 per segment;
+    # the mean-error ratio's ~ 0.02 (both means carry std/sqrt(k) noise on an error of ~0.8 std)
+    assert abs(out["reference/std_ratio"] - 1) < 0.02
+    assert abs(out["reference/mean_err_ratio"] - 1) < 0.06
+    assert out["reference/w1_over_std"] < 1.3 * out["reference/w1_over_std_floor"]
+    # and it agrees with the exact comparison of the same samples
+    exact = exact_comparison(
+        p["samples"][:n], p["truth"][:n], p["y"][:n], p["A"], p["mu"], p["K"], p["noise"]
+    )
+    assert abs(out["reference/std_ratio"] - exact["exact/std_ratio"]) < 0.02
+    assert set(out) >= {"reference/coverage/1sigma", "reference/ref_coverage/2sigma", "reference/mean_err"}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reference_comparison_fails_a_wide_a_shifted_and_the_prior_posterior(problem, seed):
+    p, n = problem, 40
+    reference = exact_reference(p, n, seed=seed)
+    samples = p["samples"][:n]
+    mean = samples.mean(axis=1, keepdims=True)
+    post_std = np.sqrt(np.diag(p["post_cov"]))
+    rng = np.random.default_rng(seed)
+    prior = p["mu"] + rng.multivariate_normal(np.zeros(p["mu"].size), p["K"], size=(n, samples.shape[1]))
+    controls = {
+        "too wide": mean + 1.2 * (samples - mean),
+        "shifted": samples + 0.5 * post_std,
+        "prior": prior,
+    }
+    for name, wrong in controls.items():
+        out = reference_comparison(wrong, p["truth"][:n], reference, seed=seed)
+        in_target = 0.97 <= out["reference/std_ratio"] <= 1.03 and out["reference/mean_err_ratio"] <= 1.03
+        assert not in_target, (name, out)
+        assert out["reference/w1_over_std"] > 1.5 * out["reference/w1_over_std_floor"], name
+
+
+def test_reference_comparison_w1_uses_equal_sample_sizes(problem):
+    """More diffusion samples than half the reference: W1 and its floor both use k // 2 samples."""
+    p, n = problem, 5
+    reference = exact_reference(p, n, k=600)
+    out = reference_comparison(p["samples"][:n], p["truth"][:n], reference)
+    assert out["reference/w1_over_std"] < 1.5 * out["reference/w1_over_std_floor"]
+    with pytest.raises(ValueError, match="reference samples must be"):
+        reference_comparison(p["samples"][:n], p["truth"][:n], reference[:4])
 
 
 def test_shape_errors_are_named():

@@ -13,8 +13,13 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from diffinv.data.datamodule import PairedDataModule
+from diffinv.data.noise import noise_std, noisy_test_readings
+from diffinv.data.reference import ARRAYS, REFERENCE_ATTRS, ReferenceError, file_sha256, write_reference
 from diffinv.data.schema import read_dataset
 from diffinv.data.source import ensure_dataset
+from diffinv.problems.flux.evaluator import FluxEvaluator
+from diffinv.problems.flux.metrics import exact_posteriors
 from diffinv.report import report
 from tests.helpers.runs import (
     CONF,
@@ -58,6 +63,13 @@ DIAGNOSTICS = (  # docs/math.md §16; the predictive check through the file's fo
     "ppc/rep_z_rms",
     "ppc/p",
     "ppc/passed",
+)
+REFERENCE = (  # docs/math.md §18.4, with a reference file configured
+    "reference/mean_err_ratio",
+    "reference/std_ratio",
+    "reference/w1_over_std",
+    "reference/coverage/1sigma",
+    "reference/coverage/2sigma",
 )
 FLUX_FIGURES = {"flux_cases_ode.png", "flux_cases_sde.png", "calibration.png"}
 FLUX_FIGURES |= {"diagnostics_ode.png", "diagnostics_sde.png"}
@@ -131,9 +143,32 @@ def test_missing_data_file_says_how_to_make_it(tmp_path):
     )
 
 
+def write_exact_reference(data_file, out, noise=0.05, seed=0, n_cases=3, k=400):
+    """A reference file as ``python -m data_gen.reference`` writes it (docs/design.md §6) for the first
+    ``n_cases`` test cases of a linear–Gaussian data file, its samples drawn from the exact posterior."""
+    dataset = read_dataset(data_file)
+    std = noise_std(dataset.train.y_clean, noise)
+    y = noisy_test_readings(dataset, std, seed)[:n_cases]
+    attrs = dataset.attrs
+    mean, cov = exact_posteriors(y, attrs["forward_map"], attrs["prior_mean"], attrs["prior_cov"], std)
+    rng = np.random.default_rng(seed)
+    draws = [rng.multivariate_normal(m, c, size=k, method="eigh") for m, c in zip(mean, cov, strict=True)]
+    samples = np.stack(draws)
+    n, d = mean.shape
+    arrays = {name: np.ones((n, d)) for name, (_, ndim) in ARRAYS.items() if ndim == 2}
+    arrays |= {name: np.ones(n) for name, (_, ndim) in ARRAYS.items() if ndim == 1}
+    arrays |= {"case_index": np.arange(n), "truth": dataset.test.x[:n], "y": y, "samples": samples}
+    arrays |= {"mask": np.ones(y.shape, bool), "map": mean, "converged": np.ones(n, bool)}
+    meta = {key: "" for key in REFERENCE_ATTRS} | {"noise": noise, "noise_std": std, "data_seed": seed}
+    meta |= {"data_file": str(data_file), "data_sha256": file_sha256(data_file), "forward": "data_file"}
+    return write_reference(out, arrays, meta)
+
+
 @pytest.mark.fem
 def test_linear_gaussian_advdiff_end_to_end(tmp_path):
     dataset = make_data(tmp_path / "data", "problem.clip=false", "problem.n_train=1000", "problem.n_test=20")
+    (data_file,) = (tmp_path / "data").glob("*.h5")
+    reference = write_exact_reference(data_file, tmp_path / "reference.h5")
     run, metrics = train(
         tmp_path,
         "problem=advdiff",
@@ -144,12 +179,16 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
         "problem.evaluator.n_test=5",
         "evaluation.n_samples=50",
         "evaluation.chunk_size=120",  # 2 measurements per batch: 3 batches
+        f"problem.evaluator.reference={reference}",
     )
     for sampler in ("ode", "sde"):
-        for key in PER_SAMPLER + EXACT + DIAGNOSTICS:
+        for key in PER_SAMPLER + EXACT + DIAGNOSTICS + REFERENCE:
             assert f"{sampler}/{key}" in metrics, f"{sampler}/{key}"
     for key in ("prior_std/seg_00", "exact/mean_err", "exact/w1_over_std_floor", "time/train_s"):
         assert key in metrics, key
+    for key in ("reference/mean_err", "reference/w1_over_std_floor", "reference/ref_coverage/1sigma"):
+        assert key in metrics, key
+    assert metrics["reference/n_cases"] == 3 and metrics["reference/converged"] == 1
     assert all(math.isfinite(v) for v in metrics.values())
     assert metrics["eval/n_test"] == 5 and metrics["train/steps"] == 2
     noise_std = 0.05 * np.abs(dataset.train.y_clean).mean()  # docs/problems.md §2.4: both units kept
@@ -171,6 +210,8 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
         "cov ±2σ": "coverage/2sigma",
         "std ratio": "exact/std_ratio",
         "mean-err ratio": "exact/mean_err_ratio",
+        "ref std ratio": "reference/std_ratio",
+        "ref mean-err ratio": "reference/mean_err_ratio",
         "SBC p": "sbc/p_min_bonferroni",
         "TARP p": "tarp/p",
         "PPC p": "ppc/p",
@@ -182,6 +223,36 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
         | {"prior std": f"{metrics['prior_std/mean']:.4g}"}
         for s in ("ode", "sde")
     }
+
+
+@pytest.mark.fem
+def test_a_reference_for_other_readings_is_refused_before_sampling(tmp_path):
+    """The reference must be for this data file, noise and seed, cover scored cases, and condition on the
+    same readings; each mistake is a one-line error before any sample is drawn."""
+    make_data(tmp_path / "data", "problem.clip=false", "problem.n_train=50", "problem.n_test=6")
+    (data_file,) = (tmp_path / "data").glob("*.h5")
+    reference = write_exact_reference(data_file, tmp_path / "reference.h5", n_cases=3, k=10)
+
+    def check(n_test=5, noise=0.05, seed=0, path=reference):
+        datamodule = PairedDataModule(str(data_file), noise=noise, seed=seed)
+        datamodule.setup()
+        truth, y, _ = datamodule.test_measurements(n_test)
+        return FluxEvaluator(n_test=n_test, reference=str(path))._reference_posterior(datamodule, truth, y)
+
+    (rows, samples), found = check()
+    assert rows.tolist() == [0, 1, 2] and samples.shape == (3, 10, 30) and found["reference/n_cases"] == 3
+    with pytest.raises(ReferenceError, match="data.noise=0.05, this run has 0.1"):
+        check(noise=0.1)
+    with pytest.raises(ReferenceError, match="seed=0"):
+        check(seed=1)
+    with pytest.raises(ValueError, match="raise n_test to at least 3"):
+        check(n_test=2)
+    with h5py.File(reference, "r+") as f:  # another draw of the test noise, same attributes
+        f["y"][0] += 1e-3
+    with pytest.raises(ValueError, match="'y' differs from this run's test cases"):
+        check()
+    with pytest.raises(ReferenceError, match="not found"):
+        check(path=tmp_path / "missing.h5")
 
 
 @pytest.mark.fem

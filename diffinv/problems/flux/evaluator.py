@@ -12,9 +12,12 @@ Keys (flat, docs/design.md §7): per sampler ``<sampler>/rel_mae/seg_jj``, ``<sa
 with ``forward_map`` and ``clip = false``, noise > 0; with masks too), ``<sampler>/exact/mean_err_ratio``,
 ``<sampler>/exact/std_ratio``, ``<sampler>/exact/w1_over_std``; sampler-free ``prior_std/...``,
 ``exact/mean_err`` (the exact posterior mean's own error), ``exact/w1_over_std_floor``, ``eval/n_test``,
-``time/score_s``. The calibration diagnostics that need no closed form (docs/math.md §16) add per sampler
-``<sampler>/sbc/...``, ``<sampler>/tarp/...`` and, with a forward model (``forward_model``, else the file's
-``forward_map``) and noisy readings, ``<sampler>/ppc/...``; their time is ``time/diagnostics_s``. With
+``time/score_s``; with a ``reference`` file (MCMC, docs/math.md §18.4), ``<sampler>/reference/…`` on its cases
+and the sampler-free ``reference/mean_err``, ``reference/w1_over_std_floor``, ``reference/ref_coverage/…`` and
+the file's convergence ``reference/n_cases``, ``/converged``, ``/max_rhat``, ``/min_ess``. The calibration
+diagnostics that need no closed form (docs/math.md §16) add per sampler ``<sampler>/sbc/...``,
+``<sampler>/tarp/...`` and, with a forward model (``forward_model``, else the file's ``forward_map``) and
+noisy readings, ``<sampler>/ppc/...``; their time is ``time/diagnostics_s``. With
 ``evaluation.reweight`` (linear–Gaussian variant): ``<sampler>/is/ess_frac/mean`` and ``/min``, and the
 reweighted posterior scored as sampler ``<sampler>_is`` (:mod:`diffinv.problems.flux.importance`,
 docs/math.md §17.4).
@@ -33,13 +36,19 @@ from pathlib import Path
 
 import numpy as np
 
+from diffinv.data.reference import check_reference, read_reference
 from diffinv.problems import diagnostics
 from diffinv.problems.diagnostic_figures import plot_diagnostics
 from diffinv.problems.evaluator import Evaluator
 from diffinv.problems.flux import report as sweep_report
 from diffinv.problems.flux.figures import plot_calibration, plot_flux_cases
 from diffinv.problems.flux.importance import importance_step
-from diffinv.problems.flux.metrics import coverage_curve, exact_comparison, segment_metrics
+from diffinv.problems.flux.metrics import (
+    coverage_curve,
+    exact_comparison,
+    reference_comparison,
+    segment_metrics,
+)
 from diffinv.run.labels import join_labels, noise_label, sampler_label
 from diffinv.training.posterior import SamplingPlan, sample_every_sampler, write_samples
 
@@ -47,8 +56,9 @@ log = logging.getLogger(__name__)
 
 
 def is_sampler_free(key: str) -> bool:
-    """The truth's spread and the exact posterior's own scores do not depend on the sampler."""
-    return key.startswith("prior_std/") or key in ("exact/mean_err", "exact/w1_over_std_floor")
+    """The truth's spread and the exact or reference posterior's own scores do not depend on the sampler."""
+    own = ("exact/mean_err", "exact/w1_over_std_floor", "reference/mean_err", "reference/w1_over_std_floor")
+    return key.startswith(("prior_std/", "reference/ref_coverage/")) or key in own
 
 
 class FluxEvaluator(Evaluator):
@@ -56,7 +66,7 @@ class FluxEvaluator(Evaluator):
     None), ``n_figure_cases`` of them drawn and kept in ``samples.h5``, calibration at ``coverage_levels``;
     the predictive check through ``forward_model`` (a callable: x (n, d) -> clean readings (n, m), physical
     units; None: the file's ``forward_map``, else no check) at the first ``ppc_samples`` samples of each
-    case (0: no check)."""
+    case (0: no check); ``reference``: an MCMC reference file of the first test cases (None: none)."""
 
     report = staticmethod(sweep_report.report)
     headline_columns = {
@@ -67,6 +77,8 @@ class FluxEvaluator(Evaluator):
         "cov ±2σ": "{sampler}/coverage/2sigma",
         "std ratio": "{sampler}/exact/std_ratio",
         "mean-err ratio": "{sampler}/exact/mean_err_ratio",
+        "ref std ratio": "{sampler}/reference/std_ratio",
+        "ref mean-err ratio": "{sampler}/reference/mean_err_ratio",
         "SBC p": "{sampler}/sbc/p_min_bonferroni",
         "TARP p": "{sampler}/tarp/p",
         "PPC p": "{sampler}/ppc/p",
@@ -81,6 +93,7 @@ class FluxEvaluator(Evaluator):
         coverage_levels: tuple[float, ...] = (0.5, 0.9),
         ppc_samples: int = 100,
         forward_model: Callable[[np.ndarray], np.ndarray] | None = None,
+        reference: str | None = None,
     ):
         if isinstance(ppc_samples, bool) or not isinstance(ppc_samples, int) or ppc_samples < 0:
             raise ValueError(f"ppc_samples must be an integer >= 0, got {ppc_samples!r}")
@@ -94,12 +107,14 @@ class FluxEvaluator(Evaluator):
         self.n_figure_cases = n_figure_cases
         self.levels = np.asarray(coverage_levels, dtype=np.float64)
         self.ppc_samples, self.forward_model = ppc_samples, forward_model
+        self.reference = None if reference is None else str(reference)
 
     def __call__(self, module, datamodule, out: Path, plan: SamplingPlan) -> dict[str, float]:
         truth, y, mask = datamodule.test_measurements(self.n_test)
         exact = self._exact_problem(datamodule)
+        reference, metrics = self._reference_posterior(datamodule, truth, y)
         cases = np.arange(min(self.n_figure_cases, len(truth)))
-        metrics: dict[str, float] = {"eval/n_test": float(len(truth))}
+        metrics["eval/n_test"] = float(len(truth))
         drawn = sample_every_sampler(module, datamodule.normalise_y(y, mask), mask, plan, out)
         physical, curves = {}, {}
         score_seconds = diagnostic_seconds = 0.0
@@ -117,6 +132,9 @@ class FluxEvaluator(Evaluator):
             scores |= {f"coverage_curve/p={p:.2f}": float(c) for p, c in zip(self.levels, curve, strict=True)}
             if exact is not None:
                 scores |= exact_comparison(samples, truth, y, *exact, seed=plan.seed, mask=mask)
+            if reference is not None:
+                rows, reference_samples = reference
+                scores |= reference_comparison(samples[rows], truth[rows], reference_samples, seed=plan.seed)
             score_seconds += time.perf_counter() - start
             metrics |= {k if is_sampler_free(k) else f"{name}/{k}": v for k, v in scores.items()}
             start = time.perf_counter()
@@ -198,6 +216,37 @@ class FluxEvaluator(Evaluator):
         found = {"sbc": sbc, "tarp": tarp} | ({"ppc": ppc} if ppc is not None else {})
         return {
             f"{kind}/{key}": value for kind, result in found.items() for key, value in result.metrics.items()
+        }
+
+    def _reference_posterior(self, datamodule, truth, y) -> tuple[tuple | None, dict[str, float]]:
+        """``((rows, samples), metrics)`` of the configured reference file (docs/math.md §18.4): the test rows
+        it covers and its samples, after checking that it was made for this data file, noise and seed and
+        conditions on exactly these truths and readings; the metrics describe its convergence
+        (``reference/n_cases``, ``/converged``, ``/max_rhat``, ``/min_ess``). ``(None, {})`` without one."""
+        if self.reference is None:
+            return None, {}
+        ref = read_reference(self.reference)
+        check_reference(ref, datamodule.path, datamodule.noise, datamodule.seed)
+        rows = ref.case_index
+        if rows.max() >= len(truth):
+            raise ValueError(
+                f"reference {ref.path} covers test cases up to {rows.max()}, but problem.evaluator.n_test = "
+                f"{len(truth)}: raise n_test to at least {rows.max() + 1}"
+            )
+        for name, ours in (("truth", truth[rows]), ("y", y[rows])):
+            if not np.allclose(ref.arrays[name], ours, rtol=1e-9, atol=0.0):
+                raise ValueError(f"reference {ref.path}: '{name}' differs from this run's test cases {rows}")
+        converged = ref.arrays["converged"]
+        if not converged.all():
+            log.warning(
+                "reference %s: cases %s did not converge (docs/math.md §18.3); their scores are less certain",
+                ref.path, rows[~converged].tolist(),
+            )  # fmt: skip
+        return (rows, ref.samples), {
+            "reference/n_cases": float(len(rows)),
+            "reference/converged": float(converged.mean()),
+            "reference/max_rhat": float(np.nanmax(ref.arrays["rhat_physical"])),
+            "reference/min_ess": float(np.nanmin(ref.arrays["ess_bulk_physical"])),
         }
 
     @staticmethod

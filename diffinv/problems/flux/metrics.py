@@ -82,30 +82,83 @@ def exact_comparison(
     sampler scores at this sample size).
     """
     samples = np.asarray(samples, dtype=np.float64)
-    n_test, n_samples, d = samples.shape
+    n_samples, d = samples.shape[1:]
     mu_post, cov_post = exact_posteriors(y, forward_map, prior_mean, prior_cov, noise_std, mask)
     exact_std = np.sqrt(np.clip(np.diagonal(cov_post, axis1=1, axis2=2), 0, None))
-    diff_mean, diff_std = samples.mean(axis=1), samples.std(axis=1, ddof=1)
-    out = {
-        "exact/mean_err_ratio": float(np.abs(diff_mean - truth).mean() / np.abs(mu_post - truth).mean()),
-        "exact/std_ratio": float((diff_std.mean(axis=0) / exact_std.mean(axis=0)).mean()),
-        "exact/mean_err": float(np.abs(mu_post - truth).mean() / truth.mean()),
-    }
     rng = np.random.default_rng(seed)
-    dist, floor = [], []
-    for i in range(min(n_distance_cases, n_test)):
+
+    def two_exact_draws(i: int) -> tuple[np.ndarray, np.ndarray]:
         # a square root that also holds for a (numerically) singular posterior covariance, e.g. noise-free
         # readings of an ill-conditioned forward map, where Cholesky fails on round-off negative eigenvalues
         eigvals, eigvecs = np.linalg.eigh(cov_post[i])
         root = eigvecs * np.sqrt(np.clip(eigvals, 0, None))
-        exact_a = mu_post[i] + rng.standard_normal((n_samples, d)) @ root.T
-        exact_b = mu_post[i] + rng.standard_normal((n_samples, d)) @ root.T
+        return tuple(mu_post[i] + rng.standard_normal((n_samples, d)) @ root.T for _ in range(2))
+
+    scores = compare_posteriors(samples, truth, mu_post, exact_std, two_exact_draws, n_distance_cases)
+    return {f"exact/{key}": value for key, value in scores.items()}
+
+
+def reference_comparison(
+    samples: np.ndarray, truth: np.ndarray, reference: np.ndarray, seed: int = 0
+) -> dict[str, float]:
+    """Diffusion posterior against a sampled reference posterior of the same cases, e.g. MCMC on the forward
+    model (``reference`` (n, k, d), physical units; docs/math.md §18.4): the measures of
+    :func:`exact_comparison` with the reference's sample mean and std in place of the exact ones, for every
+    case, prefixed ``reference/``, plus ``reference/coverage/{1,2}sigma`` of the truth by the diffusion
+    posterior and ``reference/ref_coverage/{1,2}sigma`` by the reference. W1 compares the diffusion samples
+    with ``m = min(n_samples, k // 2)`` reference samples and the floor two disjoint sets of ``m`` (drawn
+    without replacement, seeded), so both sit at the same sample size."""
+    samples, reference = np.asarray(samples, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if (
+        reference.ndim != 3
+        or reference.shape[0] != samples.shape[0]
+        or reference.shape[2] != samples.shape[2]
+    ):
+        raise ValueError(
+            f"reference samples must be (n_cases, k, d) for samples {samples.shape}, got {reference.shape}"
+        )
+    m = min(samples.shape[1], reference.shape[1] // 2)
+    rng = np.random.default_rng(seed)
+
+    def two_reference_draws(i: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = rng.permutation(reference.shape[1])
+        return reference[i, rows[:m]], reference[i, rows[m : 2 * m]]
+
+    ref_mean, ref_std = reference.mean(axis=1), reference.std(axis=1, ddof=1)
+    scores = compare_posteriors(samples, truth, ref_mean, ref_std, two_reference_draws, len(samples))
+    scores |= _coverage(samples, truth)
+    scores |= {f"ref_{key}": value for key, value in _coverage(reference, truth).items()}
+    return {f"reference/{key}": value for key, value in scores.items()}
+
+
+def compare_posteriors(samples, truth, ref_mean, ref_std, two_draws, n_distance_cases) -> dict[str, float]:
+    """The measures shared by the exact and the sampled reference (docs/problems.md §2.7): ``mean_err_ratio``,
+    ``std_ratio``, ``mean_err`` (the reference mean's own relative error), ``w1_over_std`` for the first
+    ``n_distance_cases`` cases: the first ``m`` diffusion samples against the first of ``two_draws(i)`` (two
+    independent reference samples of case ``i``, ``m`` each), ``w1_over_std_floor`` between the two."""
+    n_test, _, d = samples.shape
+    diff_mean, diff_std = samples.mean(axis=1), samples.std(axis=1, ddof=1)
+    out = {
+        "mean_err_ratio": float(np.abs(diff_mean - truth).mean() / np.abs(ref_mean - truth).mean()),
+        "std_ratio": float((diff_std.mean(axis=0) / ref_std.mean(axis=0)).mean()),
+        "mean_err": float(np.abs(ref_mean - truth).mean() / truth.mean()),
+    }
+    dist, floor = [], []
+    for i in range(min(n_distance_cases, n_test)):
+        draw_a, draw_b = two_draws(i)
         for j in range(d):
-            dist.append(wasserstein_distance(samples[i, :, j], exact_a[:, j]) / exact_std[i, j])
-            floor.append(wasserstein_distance(exact_b[:, j], exact_a[:, j]) / exact_std[i, j])
-    out["exact/w1_over_std"] = float(np.mean(dist))
-    out["exact/w1_over_std_floor"] = float(np.mean(floor))
+            dist.append(wasserstein_distance(samples[i, : len(draw_a), j], draw_a[:, j]) / ref_std[i, j])
+            floor.append(wasserstein_distance(draw_b[:, j], draw_a[:, j]) / ref_std[i, j])
+    out["w1_over_std"] = float(np.mean(dist))
+    out["w1_over_std_floor"] = float(np.mean(floor))
     return out
+
+
+def _coverage(samples: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """``coverage/{1,2}sigma`` of :func:`segment_metrics`."""
+    mean, std = samples.mean(axis=1), samples.std(axis=1, ddof=1)
+    z = np.abs(mean - truth) / np.maximum(std, np.finfo(float).tiny)
+    return {"coverage/1sigma": float((z <= 1).mean()), "coverage/2sigma": float((z <= 2).mean())}
 
 
 def exact_posteriors(y, forward_map, prior_mean, prior_cov, noise_std, mask=None):

@@ -18,6 +18,7 @@ from diffinv.run.labels import file_stem, join_labels
 
 N_SEGMENTS = 30  # 15 bottom then 15 top wall segments (docs/problems.md §2)
 OPTIONAL = ("exact/mean_err_ratio", "exact/std_ratio", "exact/w1_over_std")
+OPTIONAL += ("reference/mean_err_ratio", "reference/std_ratio", "reference/w1_over_std")  # math §18.4
 # the calibration diagnostics (docs/math.md §16): column -> metric key; p-values below 0.01 fail
 DIAGNOSTICS = {
     "SBC p": "sbc/p_min_bonferroni",
@@ -89,7 +90,8 @@ def report(rows: list[dict], directory: Path, out: Path) -> str:
         "Per run and sampler: relative mean absolute error of the posterior mean (mean over segments), mean "
         "posterior std and the prior std (std of the true flux over the test set), coverage of the ±1σ/±2σ "
         "intervals and, for the linear–Gaussian variant, the ratios to the exact posterior "
-        "(docs/problems.md §2); the calibration diagnostics (docs/usage.md §16): SBC, TARP and "
+        "(docs/problems.md §2) or, with a reference file, to the MCMC reference posterior (docs/math.md "
+        "§18.4); the calibration diagnostics (docs/usage.md §16): SBC, TARP and "
         "predictive-check p-values (below 0.01: the posterior fails the check), TARP's largest coverage "
         "error and the coverage of a replicate reading by the central 68 % predictive interval. Noise: "
         "`data.noise` in % of the training set's mean |clean reading| and the "
