@@ -21,6 +21,7 @@ import copy
 from collections.abc import Mapping
 from pathlib import Path
 
+import h5py
 import hydra
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
@@ -71,3 +72,28 @@ class Recipe:
         cfg.out = str(path)
         hydra.utils.call(cfg.problem.generate, cfg)
         return Path(path)
+
+
+class FileSolver:
+    """The forward model that made a data file, as a callable ``x (n, d) -> clean readings (n, m)`` (physical
+    units): the file's own generator config (its ``config`` attribute, ``problem.solver``) instantiated, so
+    the mesh and every physical parameter are the file's (the predictive check of a nonlinear problem,
+    docs/math.md §16.3). Built on the first call, so configuring it costs nothing until readings are needed.
+    """
+
+    def __init__(self, data_file: str | Path):
+        self.data_file = Path(data_file)
+        self._solver = None
+
+    def __call__(self, x):
+        if self._solver is None:
+            self._solver = self._build()
+        return self._solver(x)
+
+    def _build(self):
+        with h5py.File(self.data_file, "r") as f:
+            config = f.attrs.get("config")
+        solver = None if config is None else OmegaConf.create(str(config)).problem.get("solver")
+        if solver is None:
+            raise ValueError(f"{self.data_file}: its generator config has no problem.solver to build")
+        return hydra.utils.instantiate(solver)

@@ -118,6 +118,17 @@ def test_exact_check_experiment_sweeps_the_linear_gaussian_variant_over_the_nonz
     assert cfg.problem.evaluator.n_test is None and cfg.task_name == "exact_check"
 
 
+def test_adr_reference_experiment_scores_each_noise_level_against_its_reference_file():
+    """math §18.4: the noise levels of the MCMC references, the default formulation, a file per level."""
+    cfg = compose_train("experiment=adr_reference", "paths.data_dir=/d", "data.noise=0.2", hydra_config=True)
+    assert cfg.problem.name == "adr" and cfg.task_name == "adr_reference"
+    assert cfg.hydra.sweeper.params["data.noise"] == "0.01,0.05,0.2"
+    assert cfg.hydra.sweeper.params.formulation == "ve" and set(cfg.sampler) == {"ode", "sde"}
+    assert cfg.problem.evaluator.reference == "/d/adr_reference_noise0.2.h5"
+    assert cfg.problem.evaluator.n_test == 200 and cfg.trainer.max_epochs == 1000
+    assert compose_train("problem=adr").problem.evaluator.reference is None
+
+
 def test_the_forward_model_of_the_predictive_check_is_plugged_in_by_the_problem_config():
     """docs/usage.md §16: ``problem.forward_model`` (a ``_target_``) reaches the flux evaluator as a callable
     x (n, d) -> clean readings (n, m); null (the default) leaves the file's forward_map to the evaluator."""

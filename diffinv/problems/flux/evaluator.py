@@ -65,8 +65,10 @@ class FluxEvaluator(Evaluator):
     """``problem.evaluator`` of the boundary-flux problems: the first ``n_test`` test measurements (all for
     None), ``n_figure_cases`` of them drawn and kept in ``samples.h5``, calibration at ``coverage_levels``;
     the predictive check through ``forward_model`` (a callable: x (n, d) -> clean readings (n, m), physical
-    units; None: the file's ``forward_map``, else no check) at the first ``ppc_samples`` samples of each
-    case (0: no check); ``reference``: an MCMC reference file of the first test cases (None: none)."""
+    units; None: the file's ``forward_map``, else no check) at the first ``ppc_samples`` samples of each of
+    the first ``ppc_cases`` cases (0 samples: no check; None cases: all; fewer than all leaves out SBC's
+    log-likelihood rank, which needs every case); ``reference``: an MCMC reference file of the first test
+    cases (None: none)."""
 
     report = staticmethod(sweep_report.report)
     headline_columns = {
@@ -93,10 +95,15 @@ class FluxEvaluator(Evaluator):
         coverage_levels: tuple[float, ...] = (0.5, 0.9),
         ppc_samples: int = 100,
         forward_model: Callable[[np.ndarray], np.ndarray] | None = None,
+        ppc_cases: int | None = None,
         reference: str | None = None,
     ):
         if isinstance(ppc_samples, bool) or not isinstance(ppc_samples, int) or ppc_samples < 0:
             raise ValueError(f"ppc_samples must be an integer >= 0, got {ppc_samples!r}")
+        if ppc_cases is not None and (
+            isinstance(ppc_cases, bool) or not isinstance(ppc_cases, int) or ppc_cases < 1
+        ):
+            raise ValueError(f"ppc_cases must be an integer >= 1 or null (all), got {ppc_cases!r}")
         if forward_model is not None and not callable(forward_model):
             raise ValueError(
                 f"forward_model must be callable (x -> clean readings) or null, got {forward_model!r}"
@@ -106,7 +113,7 @@ class FluxEvaluator(Evaluator):
         self.n_test = n_test
         self.n_figure_cases = n_figure_cases
         self.levels = np.asarray(coverage_levels, dtype=np.float64)
-        self.ppc_samples, self.forward_model = ppc_samples, forward_model
+        self.ppc_samples, self.forward_model, self.ppc_cases = ppc_samples, forward_model, ppc_cases
         self.reference = None if reference is None else str(reference)
 
     def __call__(self, module, datamodule, out: Path, plan: SamplingPlan) -> dict[str, float]:
@@ -185,6 +192,11 @@ class FluxEvaluator(Evaluator):
         )  # fmt: skip
         if reason is not None:
             log.info("posterior predictive check and the log-likelihood SBC quantity skipped: %s", reason)
+        elif self.ppc_cases is not None and self.ppc_cases < len(truth):
+            log.info(
+                "posterior predictive check on the first %d of %d cases (ppc_cases); the log-likelihood SBC "
+                "quantity, which needs every case, skipped", self.ppc_cases, len(truth),
+            )  # fmt: skip
         return {
             "truth": truth,
             "references": references,
@@ -204,12 +216,16 @@ class FluxEvaluator(Evaluator):
         loglik, ppc = (None, None), None
         if forward is not None:
             n, d = len(truth), truth.shape[1]
-            subset = samples[:, : self.ppc_samples].reshape(-1, d)
-            predicted = np.asarray(forward(subset), dtype=np.float64).reshape(n, -1, checks["y"].shape[1])
-            y, mask, noise_std = checks["y"], checks["mask"], checks["noise_std"]
-            at_truth = diagnostics.gaussian_loglik(checks["truth_clean"][:, None], y, noise_std, mask)[:, 0]
-            loglik = (at_truth, diagnostics.gaussian_loglik(predicted, y, noise_std, mask))
-            ppc = diagnostics.ppc(predicted, y, checks["truth_clean"], noise_std, mask, seed=seed)
+            cases = n if self.ppc_cases is None else min(self.ppc_cases, n)
+            subset = samples[:cases, : self.ppc_samples].reshape(-1, d)
+            y, noise_std = checks["y"][:cases], checks["noise_std"]
+            mask = None if checks["mask"] is None else checks["mask"][:cases]
+            predicted = np.asarray(forward(subset), dtype=np.float64).reshape(cases, -1, y.shape[1])
+            truth_clean = checks["truth_clean"][:cases]
+            if cases == n:  # SBC's log-likelihood rank needs every case
+                at_truth = diagnostics.gaussian_loglik(truth_clean[:, None], y, noise_std, mask)[:, 0]
+                loglik = (at_truth, diagnostics.gaussian_loglik(predicted, y, noise_std, mask))
+            ppc = diagnostics.ppc(predicted, y, truth_clean, noise_std, mask, seed=seed)
         sbc = diagnostics.sbc(samples, truth, *loglik, seed=seed)
         tarp = diagnostics.tarp(samples, truth, checks["references"], checks["scale"], seed=seed)
         plot_diagnostics(sbc, tarp, ppc, path, title)
