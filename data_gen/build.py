@@ -23,6 +23,7 @@ from pathlib import Path
 
 import h5py
 import hydra
+import numpy as np
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -78,22 +79,25 @@ class FileSolver:
     """The forward model that made a data file, as a callable ``x (n, d) -> clean readings (n, m)`` (physical
     units): the file's own generator config (its ``config`` attribute, ``problem.solver``) instantiated, so
     the mesh and every physical parameter are the file's (the predictive check of a nonlinear problem,
-    docs/math.md §16.3). Built on the first call, so configuring it costs nothing until readings are needed.
+    docs/math.md §16.3). For a file made with ``problem.clip`` the generator's clip ``q = max(z, 0)`` comes
+    first, as for every prior draw it solved: a posterior sample a little outside the prior's support (a
+    slightly negative flux, which the Newton solver of ADR need not survive) gets the readings of its clipped
+    flux. Built on the first call, so configuring it costs nothing until readings are needed.
     """
 
     def __init__(self, data_file: str | Path):
         self.data_file = Path(data_file)
-        self._solver = None
+        self._solver, self._clip = None, False
 
     def __call__(self, x):
         if self._solver is None:
-            self._solver = self._build()
-        return self._solver(x)
+            self._solver, self._clip = self._build()
+        return self._solver(np.maximum(x, 0.0) if self._clip else x)
 
     def _build(self):
         with h5py.File(self.data_file, "r") as f:
             config = f.attrs.get("config")
-        solver = None if config is None else OmegaConf.create(str(config)).problem.get("solver")
-        if solver is None:
+        problem = None if config is None else OmegaConf.create(str(config)).problem
+        if problem is None or problem.get("solver") is None:
             raise ValueError(f"{self.data_file}: its generator config has no problem.solver to build")
-        return hydra.utils.instantiate(solver)
+        return hydra.utils.instantiate(problem.solver), bool(problem.get("clip", False))

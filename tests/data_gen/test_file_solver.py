@@ -28,6 +28,11 @@ def test_the_files_own_solver_reproduces_its_readings_and_is_built_on_first_use(
     assert solver._solver is None  # configuring it solves nothing
     test = read_dataset(adr_file).test
     np.testing.assert_allclose(solver(test.x[:3]), test.y_clean[:3], rtol=1e-9, atol=1e-12)
+    # the file's prior is clipped: a slightly negative flux (a posterior sample just outside the support) is
+    # solved as its clip, as the generator solved every draw
+    outside = test.x[:2] - 0.3
+    assert (outside < 0).any()
+    np.testing.assert_array_equal(solver(outside), solver(np.maximum(outside, 0.0)))
 
 
 def test_a_file_without_a_solver_in_its_config_is_named(tmp_path):

@@ -144,3 +144,25 @@ def test_bad_shapes_are_named():
         dg.sbc(np.zeros((3, 4)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match=r"references must have the truth's shape \(2, 3\)"):
         dg.tarp(np.zeros((2, 5, 3)), np.zeros((2, 3)), np.zeros((2, 2)))
+
+
+def test_a_failing_forward_model_skips_the_predictive_check_with_a_warning(caplog, tmp_path):
+    """A forward model that fails on a posterior sample (e.g. Newton on a flux outside the prior's support)
+    must not cost the run its samples and scores: the check is skipped with a warning naming the error."""
+    from diffinv.problems.flux.evaluator import FluxEvaluator
+
+    rng = np.random.default_rng(0)
+    n, k, d = 20, 50, 3
+    truth = rng.standard_normal((n, d))
+    samples = truth[:, None] + rng.standard_normal((n, k, d))
+
+    def failing(x):
+        raise RuntimeError("Newton failed for flux q = [-0.5 ...]")
+
+    checks = {"truth": truth, "references": truth + 0.1, "scale": np.ones(d), "forward": failing,
+              "y": truth, "truth_clean": truth, "mask": None, "noise_std": 0.1, "seed": 0}  # fmt: skip
+    evaluator = FluxEvaluator(ppc_samples=5)
+    with caplog.at_level("WARNING"):
+        found = evaluator._diagnostics(samples, checks, tmp_path / "diagnostics.png", "title")
+    assert "forward model failed (Newton failed for flux" in caplog.text
+    assert not any(key.startswith("ppc/") for key in found) and "sbc/p_min_bonferroni" in found

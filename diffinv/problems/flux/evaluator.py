@@ -220,12 +220,17 @@ class FluxEvaluator(Evaluator):
             subset = samples[:cases, : self.ppc_samples].reshape(-1, d)
             y, noise_std = checks["y"][:cases], checks["noise_std"]
             mask = None if checks["mask"] is None else checks["mask"][:cases]
-            predicted = np.asarray(forward(subset), dtype=np.float64).reshape(cases, -1, y.shape[1])
-            truth_clean = checks["truth_clean"][:cases]
-            if cases == n:  # SBC's log-likelihood rank needs every case
-                at_truth = diagnostics.gaussian_loglik(truth_clean[:, None], y, noise_std, mask)[:, 0]
-                loglik = (at_truth, diagnostics.gaussian_loglik(predicted, y, noise_std, mask))
-            ppc = diagnostics.ppc(predicted, y, truth_clean, noise_std, mask, seed=seed)
+            try:
+                predicted = np.asarray(forward(subset), dtype=np.float64).reshape(cases, -1, y.shape[1])
+            except Exception as exc:  # a diagnostic must not cost the run its samples and scores
+                log.warning("posterior predictive check skipped: the forward model failed (%s)", exc)
+                predicted = None
+            if predicted is not None:
+                truth_clean = checks["truth_clean"][:cases]
+                if cases == n:  # SBC's log-likelihood rank needs every case
+                    at_truth = diagnostics.gaussian_loglik(truth_clean[:, None], y, noise_std, mask)[:, 0]
+                    loglik = (at_truth, diagnostics.gaussian_loglik(predicted, y, noise_std, mask))
+                ppc = diagnostics.ppc(predicted, y, truth_clean, noise_std, mask, seed=seed)
         sbc = diagnostics.sbc(samples, truth, *loglik, seed=seed)
         tarp = diagnostics.tarp(samples, truth, checks["references"], checks["scale"], seed=seed)
         plot_diagnostics(sbc, tarp, ppc, path, title)
