@@ -213,7 +213,7 @@ def test_linear_gaussian_advdiff_end_to_end(tmp_path):
     rel_mae = np.abs(mean - truth).mean(axis=0) / truth.mean()  # samples.h5 and metrics tell one story
     assert metrics["ode/rel_mae/mean"] == pytest.approx(rel_mae.mean(), rel=1e-12)
     figures = {p.name for p in (run / "figures").iterdir()}
-    assert figures == FLUX_FIGURES
+    assert figures == FLUX_FIGURES | {"reference_ode.png", "reference_sde.png"}  # with the reference file
     columns = {  # the summary at the end of train.log (docs/usage.md §2): per sampler, exact ratios included
         "rel. error": "rel_mae/mean",
         "post std": "post_std/mean",

@@ -24,7 +24,8 @@ docs/math.md §17.4).
 
 Files: ``samples.h5`` (docs/design.md §6: truth, noisy measurement, mask; per sampler the posterior mean and
 std of every evaluated case and all samples of the figure cases), ``figures/flux_cases_<sampler>.png``,
-``figures/calibration.png``, ``figures/diagnostics_<sampler>.png``.
+``figures/calibration.png``, ``figures/diagnostics_<sampler>.png`` and, with a reference file,
+``figures/reference_<sampler>.png`` (its first cases, both posteriors).
 """
 
 from __future__ import annotations
@@ -142,6 +143,13 @@ class FluxEvaluator(Evaluator):
             if reference is not None:
                 rows, reference_samples = reference
                 scores |= reference_comparison(samples[rows], truth[rows], reference_samples, seed=plan.seed)
+                shown = rows[: self.n_figure_cases]
+                plot_flux_cases(
+                    truth[shown], samples[shown], out / "figures" / f"reference_{name}.png",
+                    title=join_labels(module.formulation.label, labels[name])
+                    + f"\nagainst the MCMC reference, test cases {shown.tolist()}, {noise}",
+                    reference=reference_samples[: len(shown)],
+                )  # fmt: skip
             score_seconds += time.perf_counter() - start
             metrics |= {k if is_sampler_free(k) else f"{name}/{k}": v for k, v in scores.items()}
             start = time.perf_counter()

@@ -37,8 +37,11 @@ def plot_flux_cases(
     path: str | Path,
     title: str = "",
     mask: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
 ) -> Path:
-    """True flux, posterior mean and ±1 std band for a few test cases (paper Figs. 7, 13, 16).
+    """True flux, posterior mean and ±1 std band for a few test cases (paper Figs. 7, 13, 16); with
+    ``reference`` samples (n_cases, k, 2k) of the same cases, e.g. MCMC (docs/math.md §18.4), their mean and
+    ±1 std band too.
 
     ``truth`` (n_cases, 2k) or None (a user's measurement: no true flux to draw), ``samples``
     (n_cases, n_samples, 2k), ``mask`` (n_cases, 30) sensor masks of a many-operator model (Fig. 13): the
@@ -63,6 +66,11 @@ def plot_flux_cases(
             ax.fill_between(
                 xc, mean[i, sl] - std[i, sl], mean[i, sl] + std[i, sl], color="C0", alpha=0.25, label="±1 std"
             )
+            if reference is not None:
+                ref_mean, ref_std = reference[i, :, sl].mean(axis=0), reference[i, :, sl].std(axis=0, ddof=1)
+                ax.plot(xc, ref_mean, "s--", color="C1", ms=3, label="reference mean")
+                ax.plot(xc, ref_mean - ref_std, ":", color="C1", label="reference ±1 std")
+                ax.plot(xc, ref_mean + ref_std, ":", color="C1")
             if off is not None:
                 line_off = off[i, w * len(SENSOR_X) : (w + 1) * len(SENSOR_X)]
                 on_axis = blended_transform_factory(ax.transData, ax.transAxes)
