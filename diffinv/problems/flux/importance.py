@@ -5,7 +5,7 @@ reweighted posterior.
 Only where the target density is known: the GP prior ``N(prior_mean, prior_cov)`` of the data file (at the
 samples' noise level σ(t_eps), :func:`smoothed_prior_cov`) and the
 Gaussian readings ``y = A x + e``, ``e ~ N(0, σ_n² I)`` of its ``forward_map`` (the linear–Gaussian variant,
-``clip = false``: a clipped flux has no prior density, and the ADR forward model is not available to diffinv).
+``clip = false``: a clipped flux, as in every ADR file, has no prior density; docs/math.md §17.4).
 The network samples (and :func:`~diffinv.training.density.log_prob_in_batches` scores) normalised ``x``; the
 prior and the likelihood are in physical units. The normalisation's Jacobian is one constant for every sample,
 which self-normalisation cancels (it is added anyway, so ``log w`` is a ratio of densities in one unit).
