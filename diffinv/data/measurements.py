@@ -1,6 +1,6 @@
 """Measurements a user brings (docs/usage.md §6): one measurement per row, physical units, NaN for a
-switched-off sensor, from CSV (comma-separated, a header row of names allowed), NPY (read without pickle) or
-HDF5 (one dataset)."""
+switched-off sensor, from CSV (comma, semicolon, tab or space separated, a header row of names allowed, empty
+or NA cells for switched-off sensors), NPY (read without pickle) or HDF5 (one dataset)."""
 
 from __future__ import annotations
 
@@ -43,13 +43,49 @@ def read_measurement(path: str | Path, key: str = "y") -> np.ndarray:
     return np.atleast_2d(np.asarray(values, dtype=np.float64))
 
 
+MISSING = ("", "nan", "na", "n/a", "null", "none", "-")  # a switched-off sensor's cell (any case): NaN
+
+
 def _read_csv(path: Path) -> np.ndarray:
-    """Comma-separated rows; a first row with a cell that is neither empty nor a number (``s1,s2,…``) is a
-    header and skipped. A UTF-8 byte-order mark (spreadsheet exports) is dropped."""
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
-    header = bool(lines) and any(not _is_number(cell) for cell in lines[0].split(",") if cell.strip())
-    rows = [line for line in lines[int(header) :] if line.strip()]
-    return np.loadtxt(rows, delimiter=",", dtype=np.float64, ndmin=2) if rows else np.empty((0, 0))
+    """Rows of readings in the usual CSV dialects (docs/usage.md §6): cells separated by commas, semicolons
+    (then a comma inside a cell is a decimal comma, ``1,5;2,25``), tabs or spaces, the separator taken from
+    the first non-blank line; an empty, ``NA``, ``NaN``, ``N/A``, ``null``, ``none`` or ``-`` cell is a
+    switched-off sensor (NaN); a first row with any other non-number (``s1,s2,…``) is a header and skipped; a
+    UTF-8 byte-order mark (spreadsheet exports) is dropped; blank lines are skipped. Anything else stops with
+    the line, column and cell found."""
+    lines = [(i + 1, line) for i, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines())]
+    lines = [(number, line) for number, line in lines if line.strip()]
+    if not lines:
+        raise MeasurementError(f"measurement: {path} holds no readings (the file is empty)")
+    separator = next((sep for sep in (";", "\t", ",") if sep in lines[0][1]), None)  # None: whitespace
+    cells = [[cell.strip() for cell in line.split(separator)] for _, line in lines]
+    if separator == ";":
+        cells = [[cell.replace(",", ".") for cell in row] for row in cells]
+    if any(not _is_reading(cell) for cell in cells[0]):
+        (number, header), lines, cells = lines[0], lines[1:], cells[1:]
+        if not cells:
+            raise MeasurementError(f"measurement: {path} holds only a header row (line {number}: {header!r})")
+    for (number, _), row in zip(lines, cells, strict=True):
+        if len(row) != len(cells[0]):
+            raise MeasurementError(
+                f"measurement: {path}, line {number}: {len(row)} cells, the first row of readings (line "
+                f"{lines[0][0]}) has {len(cells[0])}"
+            )
+        for column, cell in enumerate(row, start=1):
+            if not _is_reading(cell):
+                raise MeasurementError(
+                    f"measurement: {path}, line {number}, column {column}: {cell!r} is not a number (a "
+                    f"switched-off sensor may be empty, NA or NaN)"
+                )
+    return np.array([[_value(cell) for cell in row] for row in cells], dtype=np.float64)
+
+
+def _is_reading(cell: str) -> bool:
+    return cell.lower() in MISSING or _is_number(cell)
+
+
+def _value(cell: str) -> float:
+    return np.nan if cell.lower() in MISSING else float(cell)
 
 
 def _is_number(text: str) -> bool:

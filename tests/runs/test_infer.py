@@ -34,15 +34,43 @@ def test_csv_npy_and_hdf5_measurements_read_alike(tmp_path):
 
 def test_a_header_row_is_skipped_and_nothing_else(tmp_path):
     """A first row with names is a header (also after a spreadsheet's byte-order mark); a first row with a
-    missing reading is data, and stops the read."""
+    missing reading is data."""
     (tmp_path / "named.csv").write_text("s1,s2,s3\n0.5,nan,-1.25\n\n2,3,4\n")
     (tmp_path / "excel.csv").write_text("\ufeffs1,s2,s3\r\n0.5,nan,-1.25\r\n2,3,4\r\n", encoding="utf-8")
     (tmp_path / "bom.csv").write_text("\ufeff0.5,nan,-1.25\n2,3,4\n", encoding="utf-8")
-    for name in ("named.csv", "excel.csv", "bom.csv"):
-        np.testing.assert_array_equal(read_measurement(tmp_path / name), [[0.5, np.nan, -1.25], [2, 3, 4]])
     (tmp_path / "gap.csv").write_text("0.5,,-1.25\n2,3,4\n")
-    with pytest.raises(MeasurementError, match="could not be read as .csv"):
-        read_measurement(tmp_path / "gap.csv")
+    for name in ("named.csv", "excel.csv", "bom.csv", "gap.csv"):
+        np.testing.assert_array_equal(read_measurement(tmp_path / name), [[0.5, np.nan, -1.25], [2, 3, 4]])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "s1;s2;s3\n0,5;NA;-1,25\n2;3;4\n",  # semicolons, decimal commas (a European spreadsheet)
+        "0.5\tN/A\t-1.25\n2\t3\t4\n",  # tabs
+        "0.5  null -1.25\n2 3 4\n",  # spaces
+        "0.5,-,-1.25\n2,3,4\n",
+        "0.5;;-1.25\n2;3;4\n",
+    ],
+)
+def test_the_usual_csv_dialects_are_read_with_missing_readings_as_nan(tmp_path, text):
+    (tmp_path / "m.csv").write_text(text)
+    np.testing.assert_array_equal(read_measurement(tmp_path / "m.csv"), [[0.5, np.nan, -1.25], [2, 3, 4]])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("s1,s2\n", r"holds only a header row \(line 1: 's1,s2'\)"),
+        ("\n \n", "holds no readings"),
+        ("1,2\n\n1,x\n", r"line 3, column 2: 'x' is not a number \(a switched-off sensor may be empty, NA"),
+        ("1,2\n1,2,3\n", r"line 2: 3 cells, the first row of readings \(line 1\) has 2"),
+    ],
+)
+def test_a_csv_that_cannot_be_read_says_what_was_found(tmp_path, text, message):
+    (tmp_path / "m.csv").write_text(text)
+    with pytest.raises(MeasurementError, match=message):
+        read_measurement(tmp_path / "m.csv")
 
 
 def documented_names(page: str, caption: str) -> set[str]:
