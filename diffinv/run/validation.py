@@ -63,6 +63,24 @@ def validate(cfg: DictConfig) -> None:
         _call(f"sampler.{name}", sampler_cfg, sampler, formulation)
 
 
+def check_dimensions(cfg: DictConfig, dataset) -> None:
+    """``problem.x_dim``, ``y_dim`` and ``mask_dim`` (the network's sizes) against the data file's, so that a
+    mismatch names the key, the value to set and the file, before any training step."""
+    found = {
+        "x_dim": dataset.x_dim,
+        "y_dim": dataset.y_dim,
+        "mask_dim": dataset.y_dim if dataset.has_mask else 0,
+    }
+    for key, value in found.items():
+        given = OmegaConf.select(cfg, f"problem.{key}")
+        if given != value:
+            raise ConfigError(
+                f"problem.{key}: {given} given, but the data file {dataset.path} has {value}"
+                + (" (it has sensor masks)" if key == "mask_dim" and value else "")
+                + f": set problem.{key}={value}"
+            )
+
+
 def _check_clean_measurements(cfg: DictConfig, evaluator) -> None:
     """An evaluator that scores against the clean test measurements (the 2-D densities' bands,
     docs/problems.md §1) needs a model trained on clean ones: noisy training y would compare two different

@@ -69,6 +69,31 @@ def test_invalid_config_values_name_the_key(overrides, message, tmp_path, capsys
     assert not (tmp_path / "run").exists()  # stopped at start-up: no run directory left behind
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("problem.x_dim=2", "problem.x_dim: 2 given, but the data file "),
+        ("problem.y_dim=3", "has 1: set problem.y_dim=1"),
+        ("problem.mask_dim=1", "problem.mask_dim: 1 given"),
+    ],
+)
+def test_network_sizes_that_differ_from_the_data_file_name_key_file_and_value(
+    override, message, toy_file, tmp_path, capsys
+):
+    run = tmp_path / "run"
+    fails(
+        train.main,
+        "debug=fast",
+        "problem=tanh",
+        f"problem.data_file={toy_file}",
+        override,
+        f"hydra.run.dir={run}",
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("error: problem.") and message in err and str(toy_file) in err
+    assert "Traceback" not in err and not run.exists()
+
+
 def corrupt(kind: str, good, tmp_path):
     """A copy of the good toy file, damaged in one way; returns its path."""
     path = tmp_path / f"{kind}.h5"
