@@ -143,13 +143,6 @@ class FluxEvaluator(Evaluator):
             if reference is not None:
                 rows, reference_samples = reference
                 scores |= reference_comparison(samples[rows], truth[rows], reference_samples, seed=plan.seed)
-                shown = rows[: self.n_figure_cases]
-                plot_flux_cases(
-                    truth[shown], samples[shown], out / "figures" / f"reference_{name}.png",
-                    title=join_labels(module.formulation.label, labels[name])
-                    + f"\nagainst the MCMC reference, test cases {shown.tolist()}, {noise}",
-                    reference=reference_samples[: len(shown)],
-                )  # fmt: skip
             score_seconds += time.perf_counter() - start
             metrics |= {k if is_sampler_free(k) else f"{name}/{k}": v for k, v in scores.items()}
             start = time.perf_counter()
@@ -167,6 +160,14 @@ class FluxEvaluator(Evaluator):
                 + f"\ntest cases {cases.tolist()}, {noise}",
                 mask=None if mask is None else mask[cases],
             )
+            if reference is not None:
+                shown = rows[: self.n_figure_cases]
+                plot_flux_cases(
+                    truth[shown], samples[shown], out / "figures" / f"reference_{name}.png",
+                    title=join_labels(module.formulation.label, labels[name])
+                    + f"\nagainst the MCMC reference, test cases {shown.tolist()}, {noise}",
+                    reference=reference_samples[: len(shown)],
+                )  # fmt: skip
         metrics["time/score_s"] = score_seconds
         metrics["time/diagnostics_s"] = diagnostic_seconds
         calibration_title = f"{module.formulation.label}\n{len(truth)} test cases, {noise}"
@@ -232,8 +233,7 @@ class FluxEvaluator(Evaluator):
                 predicted = np.asarray(forward(subset), dtype=np.float64).reshape(cases, -1, y.shape[1])
             except Exception as exc:  # a diagnostic must not cost the run its samples and scores
                 log.warning("posterior predictive check skipped: the forward model failed (%s)", exc)
-                predicted = None
-            if predicted is not None:
+            else:
                 truth_clean = checks["truth_clean"][:cases]
                 if cases == n:  # SBC's log-likelihood rank needs every case
                     at_truth = diagnostics.gaussian_loglik(truth_clean[:, None], y, noise_std, mask)[:, 0]
