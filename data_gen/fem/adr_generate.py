@@ -2,34 +2,29 @@
 
 The fluxes are drawn up front from the seed (cheap), cut into chunks of ``chunk_size`` samples
 (:mod:`data_gen.fem.chunks`), and the chunks of this shard that are not on disk yet are solved by
-``workers`` spawned processes, each holding one mesh, one compiled form and one linear predictor
-(:class:`data_gen.fem.adr.NonlinearADR`). Each chunk is saved atomically by the worker that solved it,
-so a killed run loses at most the chunks in flight. When every chunk of every shard is on disk, the run
-that notices merges them into ``out`` through :func:`diffinv.data.schema.write_dataset`.
+``workers`` spawned processes (:mod:`data_gen.parallel`), each holding one mesh, one compiled form and one
+linear predictor (:class:`data_gen.fem.adr.NonlinearADR`). Each chunk is saved atomically by the worker
+that solved it, so a killed run loses at most the chunks in flight. When every chunk of every shard is on
+disk, the run that notices merges them into ``out`` through :func:`diffinv.data.schema.write_dataset`.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from data_gen.fem.chunks import ChunkPlan, fingerprint
 from data_gen.fem.draws import draw_inputs, file_attrs
+from data_gen.parallel import solve_chunks
 from diffinv.data.schema import Split, write_dataset
 from diffinv.problems.flux.geometry import parse_resolution
-from diffinv.run.console import Progress
 
 log = logging.getLogger(__name__)
-
-_solver = None  # the per-process NonlinearADR, built once by _start_worker
 
 
 def generate(cfg: DictConfig) -> None:
@@ -68,30 +63,14 @@ def generate(cfg: DictConfig) -> None:
 
 
 def _solve_chunks(cfg: DictConfig, plan: ChunkPlan, q: np.ndarray, todo: list[int]) -> None:
-    workers = int(cfg.workers) if cfg.workers is not None else len(os.sched_getaffinity(0))
-    if workers < 1:
-        raise ValueError(f"workers={workers}: need at least one worker process")
-    workers = min(workers, len(todo))
-    tasks = [(i, q[slice(*plan.bounds(i))], plan) for i in todo]
     solver_cfg = OmegaConf.to_container(cfg.problem.solver, resolve=True)
-    attempts, most_iterations, cpu_seconds = Counter(), 0, 0.0
     start = time.perf_counter()
-    context = multiprocessing.get_context("spawn")
-    pool = context.Pool(workers, initializer=_start_worker, initargs=(solver_cfg,))
-    try:
-        with Progress(sum(len(t[1]) for t in tasks), cfg.problem.name, "samples") as bar:
-            for n, chunk_attempts, chunk_iterations, chunk_cpu in pool.imap_unordered(_solve_chunk, tasks):
-                attempts.update(chunk_attempts)
-                cpu_seconds += chunk_cpu
-                most_iterations = max(most_iterations, chunk_iterations)
-                bar.update(n)
-        pool.close()  # let workers exit on their own: terminating them makes PETSc print a signal trace
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
+    stats, cpu_seconds, workers = solve_chunks(
+        plan, q, todo, solver_cfg, _solve_readings, cfg.workers, cfg.problem.name
+    )
     elapsed = time.perf_counter() - start
+    attempts = sum((chunk_attempts for chunk_attempts, _ in stats), Counter())
+    most_iterations = max(iterations for _, iterations in stats)
     n = sum(attempts.values())
     log.info(
         "solved %d samples in %.1f s (%.2f samples/s, %d workers; %.4f CPU s per sample); Newton converged "
@@ -101,22 +80,16 @@ def _solve_chunks(cfg: DictConfig, plan: ChunkPlan, q: np.ndarray, todo: list[in
     )  # fmt: skip
 
 
-def _start_worker(solver_cfg: dict) -> None:
-    global _solver
-    _solver = instantiate(solver_cfg)
-
-
-def _solve_chunk(task: tuple[int, np.ndarray, ChunkPlan]) -> tuple[int, Counter, int, float]:
-    index, q, plan = task
-    cpu_start = time.process_time()
+def _solve_readings(solver, q: np.ndarray) -> tuple[np.ndarray, tuple[Counter, int]]:
+    """The sensor readings of the fluxes ``q`` (n, 30), one Newton solve each (:mod:`data_gen.parallel`);
+    the stats are the attempts that converged and the most Newton iterations."""
     readings, attempts, most_iterations = [], Counter(), 0
     for k, qk in enumerate(q):
         try:
-            c, report = _solver.solve(qk)
+            c, report = solver.solve(qk)
         except RuntimeError as exc:
-            raise RuntimeError(f"chunk {index}, sample {plan.bounds(index)[0] + k}: {exc}") from exc
-        readings.append(_solver.disc.sensors @ c)
+            raise RuntimeError(f"sample {k} of the chunk: {exc}") from exc
+        readings.append(solver.disc.sensors @ c)
         attempts[report.attempt] += 1
         most_iterations = max(most_iterations, report.iterations)
-    plan.write(index, q, np.array(readings))
-    return len(q), attempts, most_iterations, time.process_time() - cpu_start
+    return np.array(readings), (attempts, most_iterations)

@@ -22,6 +22,10 @@ from diffinv.run.files import write_atomic
 
 SCHEMA_VERSION = 1
 SPLITS = ("train", "test")
+# HDF5 attributes hold at most 64 KiB: larger arrays (a field's prior covariance, its forward map) are written
+# as datasets of the group "attrs/" and read back among the attributes.
+LARGE_ATTRIBUTES = "attrs"
+LARGE_ATTRIBUTE_BYTES = 16_384
 
 
 class DatasetError(ValueError):
@@ -84,7 +88,10 @@ def write_dataset(path: str | os.PathLike, splits: dict[str, Split], attrs: dict
             f.attrs["package_version"] = __version__
             f.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
             for key, value in (attrs or {}).items():
-                f.attrs[key] = value
+                if isinstance(value, np.ndarray) and value.nbytes > LARGE_ATTRIBUTE_BYTES:
+                    f.create_dataset(f"{LARGE_ATTRIBUTES}/{key}", data=value)
+                else:
+                    f.attrs[key] = value
 
     return write_atomic(path, write)
 
@@ -103,6 +110,8 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
                 )
             splits = {name: _read_split(path, f, name) for name in SPLITS}
             attrs = {k: _plain(v) for k, v in f.attrs.items()}
+            if LARGE_ATTRIBUTES in f:
+                attrs |= {k: v[()] for k, v in f[LARGE_ATTRIBUTES].items()}
     except DatasetError:
         raise
     except (OSError, KeyError, ValueError) as exc:  # h5py reports corrupt/truncated files as OSError

@@ -9,7 +9,8 @@ import pytest
 from scipy.stats import norm
 
 from data_gen.fem.masks import sample_masks
-from data_gen.fem.prior import GPFluxPrior, rbf_kernel
+from data_gen.fem.prior import GPFluxPrior
+from data_gen.priors import rbf_kernel
 from diffinv.problems.flux import geometry
 
 pytestmark = pytest.mark.fem
