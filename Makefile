@@ -66,8 +66,8 @@ bench-quick: $(STAMP)
 
 # ruff, then the import-linter contracts of pyproject.toml (layers of diffinv, docs/design.md §1).
 lint: $(STAMP)
-	$(PY) -m ruff check diffinv data_gen experiments tests benchmarks
-	$(PY) -m ruff format --check diffinv data_gen experiments tests benchmarks
+	$(PY) -m ruff check diffinv data_gen examples experiments tests benchmarks
+	$(PY) -m ruff format --check diffinv data_gen examples experiments tests benchmarks
 	$(VENV)/bin/lint-imports
 
 # The documentation site (mkdocs.yml) into site/; --strict turns every warning into an error. Neither the build

@@ -11,8 +11,8 @@ batch), counted by a wrapper; seconds of the exact-score run; the estimated seco
 network instead (NFE x one timed ScoreMLP call on the same batch); std ratio (sampled / exact posterior
 std, 1 is perfect), mean offset (|sample mean - exact mean| in exact-std units, averaged over cases and
 segments), W1/std (per-segment Wasserstein-1 to an exact sample of the same size, in exact-std units) —
-the last three from :func:`diffinv.problems.flux.metrics.exact_comparison` conventions; the "exact sample"
-row is the Monte Carlo floor at this sample size.
+the last three from :func:`diffinv.problems.posterior.metrics.exact_comparison` conventions; the "exact
+sample" row is the Monte Carlo floor at this sample size.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from diffinv.core.samplers import (  # noqa: F401 (CountingScore re-exported)
     sample_sde,
 )
 from diffinv.data.datamodule import PairedDataModule
-from diffinv.problems.flux.metrics import exact_comparison, normalised_joint
+from diffinv.problems.posterior.metrics import exact_comparison, normalised_joint
 
 FULL_GRID = [
     ("ode rk45", {"tol": 1e-3}),

@@ -34,9 +34,10 @@ measurements of our run's ``samples.h5``; train s = ``append_simulations`` + ``t
 calls/sample counted by a forward hook on its score estimator (rows evaluated / samples drawn).
 
 Accuracy: :meth:`benchmarks.bench_accuracy.LinearGaussianCase.scores`
-(:func:`diffinv.problems.flux.metrics.exact_comparison`) on every method's samples with the run's truths and
-measurements: std ratio (1 is perfect), mean error ratio (|sampled mean - truth| over |exact mean - truth|,
-1 is perfect), W1/std over every case (the note gives its floor: two exact sample sets of the same size).
+(:func:`diffinv.problems.posterior.metrics.exact_comparison`) on every method's samples with the run's
+truths and measurements: std ratio (1 is perfect), mean error ratio (|sampled mean - truth| over |exact mean
+- truth|, 1 is perfect), W1/std over every case (the note gives its floor: two exact sample sets of the
+same size).
 Sampling time for 10^6 samples is EXTRAPOLATED from the timed ``cases x samples`` run (per-sample rate), as
 the note says; calls/sample of ours is the run's own count, ``<sampler>/calls_per_sample`` (every score call
 counted while sampling, docs/design.md §7; rk45's is adaptive, its mean over the cases). The note records

@@ -32,7 +32,7 @@ from diffinv.run.interrupts import active_catcher, exits_on_interrupt
 from diffinv.run.labels import noise_label, run_label
 from diffinv.run.resolvers import register_resolvers
 from diffinv.run.resume import completed_metrics, discarded_on_failure, latest_checkpoint, start_run_dir
-from diffinv.run.validation import check_dimensions, validate
+from diffinv.run.validation import fill_from_data, validate
 from diffinv.training.interruption import StopOnSignal, continue_csv_log
 from diffinv.training.loggers import WandbLogger
 from diffinv.training.module import ScoreModule, build_module
@@ -82,7 +82,7 @@ def train(cfg: DictConfig) -> dict:
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = instantiate(cfg.data, path=str(ensure_dataset(cfg)))
         datamodule.setup("fit")
-        check_dimensions(cfg, datamodule.dataset)
+        fill_from_data(cfg, datamodule.dataset)
         if OmegaConf.select(cfg, "loss.sigma_data") == "auto":  # the data's scale (docs/math.md §15.2): the
             cfg.loss.sigma_data = datamodule.x_scale()  # run's config.yaml, checkpoint and W&B config hold it
             log.info("sigma_data (auto): %.4g, the normalised training data's std", cfg.loss.sigma_data)

@@ -21,6 +21,7 @@ def dsm_loss(
     generator: torch.Generator | None = None,
     reduction: str = "mean",
     *,
+    share: tuple[int, int] | None = None,
     t_sampling: str = "uniform",
     p_mean: float = -1.2,
     p_std: float = 1.2,
@@ -40,7 +41,10 @@ def dsm_loss(
     The defaults draw and compute exactly what this function always did.
     ``reduction="sum"`` sums over the batch instead (0, with a gradient of 0, for an empty batch): one
     process's share under data parallelism, weighted by
-    :meth:`diffinv.training.module.ScoreModule.training_step`.
+    :meth:`diffinv.training.module.ScoreModule.training_step`. ``share=(offset, total)``: ``x0`` is rows
+    ``offset … offset + n`` of a global batch of ``total`` pairs; t and z are drawn for all ``total`` and
+    these rows kept, so the processes of a data-parallel step, whose generators are seeded alike, together
+    use exactly the draws of one process on the whole batch (docs/usage.md §11).
     """
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
@@ -60,13 +64,18 @@ def dsm_loss(
         if not (math.isfinite(float(value)) and (float(value) > 0 or not positive)):
             raise ValueError(f"{name} must be a finite number{' > 0' if positive else ''}, got {value!r}")
     n = x0.shape[0]
+    offset, total = (0, n) if share is None else share
+    if not 0 <= offset <= offset + n <= total:
+        raise ValueError(f"share=({offset}, {total}) does not hold the batch's {n} rows")
+    rows = slice(offset, offset + n)
     if t_sampling == "uniform":
         t = formulation.t_eps + (formulation.T - formulation.t_eps) * torch.rand(
-            n, generator=generator, device=x0.device, dtype=x0.dtype
+            total, generator=generator, device=x0.device, dtype=x0.dtype
         )
     else:
-        t = lognormal_times(formulation, n, p_mean, p_std, generator, x0.device, x0.dtype)
-    z = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        t = lognormal_times(formulation, total, p_mean, p_std, generator, x0.device, x0.dtype)
+    z = torch.randn((total, x0.shape[1]), generator=generator, device=x0.device, dtype=x0.dtype)
+    t, z = t[rows], z[rows]
     x_t = formulation.perturb(x0, t, z)
     per_pair = ((eps_model(x_t, t, y, mask) - z) ** 2).sum(dim=-1)
     if weighting == "edm":

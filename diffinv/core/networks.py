@@ -91,3 +91,143 @@ class ScoreMLP(nn.Module):
             )
         if not self.mask_dim and mask is not None:
             raise ValueError("a mask was given to a network built with mask_dim=0")
+
+
+class _ResBlock(nn.Module):
+    """GroupNorm–SiLU–conv twice, the embedding added between (as a per-channel shift), a 1×1 skip where the
+    channel count changes; the second conv starts at zero, so the block starts as its skip."""
+
+    def __init__(self, channels_in: int, channels_out: int, embedding: int):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(min(8, channels_in), channels_in)
+        self.conv1 = nn.Conv2d(channels_in, channels_out, 3, padding=1)
+        self.emb = nn.Linear(embedding, channels_out)
+        self.norm2 = nn.GroupNorm(min(8, channels_out), channels_out)
+        self.conv2 = nn.Conv2d(channels_out, channels_out, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(channels_in, channels_out, 1) if channels_in != channels_out else nn.Identity()
+
+    def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        out = self.conv1(nn.functional.silu(self.norm1(h)))
+        out = out + self.emb(emb)[:, :, None, None]
+        out = self.conv2(nn.functional.silu(self.norm2(out)))
+        return self.skip(h) + out
+
+
+class ScoreUNet(nn.Module):
+    """Conditional network for a field on a regular 2-D grid (docs/math.md §7.4): a small U-Net in the style
+    of score_sde's DDPM++ and EDM's SongUNet, with the interface of :class:`ScoreMLP` (flat ``x``
+    (..., x_dim), ``x_dim = h·w`` in the grid's row-major order).
+
+    The sparse readings enter twice. As images: each reading is placed at its sensor's nearest grid point
+    (``sensors`` (m, 2) coordinates on the grid spanning ``bounds``; readings sharing a point are averaged)
+    in one channel, and a second channel marks the switched-on sensors (all of them without a mask), so
+    the convolutions see where each reading was taken. And globally: an MLP of the readings (and mask) is
+    added to the noise embedding, since one reading informs the whole field through the forward model.
+    ``channels`` per resolution level (each level halves the grid; h and w must be divisible by
+    2^(levels - 1)), ``blocks`` residual blocks per level.
+    """
+
+    def __init__(
+        self,
+        x_dim: int,
+        y_dim: int,
+        grid: list[int] | None,
+        sensors: list[list[float]] | None,
+        bounds: list[list[float]] | None = None,
+        mask_dim: int = 0,
+        channels: tuple[int, ...] = (32, 64, 64),
+        blocks: int = 1,
+        embedding: int = 128,
+        time_features: int = 16,
+        time_scale: float = 4.0,
+    ):
+        super().__init__()
+        if grid is None or len(grid) != 2 or sensors is None:
+            raise ValueError(
+                f"grid: a U-Net needs a field on a 2-D grid and its sensors' coordinates; the data file "
+                f"gives "
+                f"grid={grid} and {'no' if sensors is None else len(sensors)} sensors (docs/design.md §9)"
+            )
+        h, w = (int(n) for n in grid)
+        if h * w != x_dim:
+            raise ValueError(f"grid {[h, w]} has {h * w} points, but x_dim={x_dim}")
+        if any(n % 2 ** (len(channels) - 1) for n in (h, w)):
+            raise ValueError(
+                f"grid {[h, w]}: each side must be divisible by 2^{len(channels) - 1} for {channels}"
+            )
+        sensors = torch.as_tensor(sensors, dtype=torch.float64)
+        if sensors.shape != (y_dim, 2):
+            raise ValueError(
+                f"sensors must be (y_dim, 2) = ({y_dim}, 2) coordinates, got {tuple(sensors.shape)}"
+            )
+        if mask_dim not in (0, y_dim):
+            raise ValueError(f"mask_dim must be 0 or y_dim={y_dim}, got {mask_dim}")
+        self.x_dim, self.y_dim, self.mask_dim, self.grid = x_dim, y_dim, mask_dim, (h, w)
+        low, high = torch.tensor([0.0, 0.0]), torch.tensor([1.0, 1.0])
+        if bounds is not None:
+            low, high = torch.as_tensor(bounds, dtype=torch.float64).T
+        cell = ((sensors - low) / (high - low) * torch.tensor([h - 1, w - 1])).round().long()
+        if (cell < 0).any() or (cell[:, 0] >= h).any() or (cell[:, 1] >= w).any():
+            raise ValueError(f"a sensor lies outside the grid's bounds {[low.tolist(), high.tolist()]}")
+        pixel = cell[:, 0] * w + cell[:, 1]
+        self.register_buffer("pixel", pixel)
+        self.register_buffer("pixel_count", torch.zeros(h * w).index_add_(0, pixel, torch.ones(y_dim)))
+        self.time_embedding = FourierTimeEmbedding(time_features, time_scale)
+        self.embed = nn.Sequential(
+            nn.Linear(self.time_embedding.dim, embedding), nn.SiLU(), nn.Linear(embedding, embedding)
+        )
+        self.embed_readings = nn.Sequential(
+            nn.Linear(y_dim + mask_dim, embedding), nn.SiLU(), nn.Linear(embedding, embedding)
+        )
+        self.stem = nn.Conv2d(3, channels[0], 3, padding=1)
+        self.down, self.up = nn.ModuleList(), nn.ModuleList()
+        skips, width = [], channels[0]
+        for level, c in enumerate(channels):
+            for _ in range(blocks):
+                self.down.append(_ResBlock(width, c, embedding))
+                width = c
+                skips.append(c)
+            if level < len(channels) - 1:
+                self.down.append(nn.AvgPool2d(2))
+        self.middle = _ResBlock(width, width, embedding)
+        for level, c in reversed(list(enumerate(channels))):
+            for _ in range(blocks):
+                self.up.append(_ResBlock(width + skips.pop(), c, embedding))
+                width = c
+            if level > 0:
+                self.up.append(nn.Upsample(scale_factor=2, mode="nearest"))
+        self.head = nn.Sequential(
+            nn.GroupNorm(min(8, width), width), nn.SiLU(), nn.Conv2d(width, 1, 3, padding=1)
+        )
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The output for ``x`` (..., x_dim), ``t`` (...), ``y`` (..., y_dim), ``mask`` (..., mask_dim)."""
+        ScoreMLP._check(self, x, t, y, mask)
+        batch = x.shape[:-1]
+        x, t, y = x.reshape(-1, self.x_dim), t.reshape(-1), y.reshape(-1, self.y_dim)
+        on = torch.ones_like(y) if mask is None else mask.reshape(-1, self.y_dim).to(y.dtype)
+        images = torch.stack([x, self._scatter(y * on), self._scatter(on)], dim=1)
+        h = self.stem(images.reshape(-1, 3, *self.grid))
+        readings = torch.cat([y, on], dim=-1) if self.mask_dim else y
+        emb = self.embed(self.time_embedding(t.to(x.dtype))) + self.embed_readings(readings)
+        emb = nn.functional.silu(emb)
+        skips = []
+        for layer in self.down:
+            h = layer(h, emb) if isinstance(layer, _ResBlock) else layer(h)
+            if isinstance(layer, _ResBlock):
+                skips.append(h)
+        h = self.middle(h, emb)
+        for layer in self.up:
+            h = layer(torch.cat([h, skips.pop()], dim=1), emb) if isinstance(layer, _ResBlock) else layer(h)
+        return self.head(h).reshape(*batch, self.x_dim)
+
+    def _scatter(self, values: torch.Tensor) -> torch.Tensor:
+        """(n, y_dim) values at their sensors' grid points, averaged where sensors share one: (n, x_dim)."""
+        image = values.new_zeros(values.shape[0], self.x_dim).index_add_(1, self.pixel, values)
+        return image / self.pixel_count.to(values.dtype).clamp(min=1)

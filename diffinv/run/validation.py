@@ -8,11 +8,13 @@ with the config key in front; plain scalars are checked here.
 
 from __future__ import annotations
 
+import copy
 import math
 
+import numpy as np
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from diffinv.core.losses import dsm_loss
 from diffinv.run.errors import ConfigError
@@ -48,7 +50,7 @@ def validate(cfg: DictConfig) -> None:
     formulation = _build("formulation", cfg.formulation)
     if "loss" in cfg:  # before the model, which reads loss.sigma_data: the error names the key set
         _check_loss(cfg.loss, formulation)
-    _build("model", cfg.model, **_measured_later(cfg.model))
+    _check_model(cfg)
     if not cfg.sampler:
         raise ConfigError("sampler: no sampler selected (e.g. sampler=ode or sampler=[ode,sde])")
     selected = [name for name, node in cfg.sampler.items() if "_target_" in node]
@@ -63,22 +65,59 @@ def validate(cfg: DictConfig) -> None:
         _call(f"sampler.{name}", sampler_cfg, sampler, formulation)
 
 
-def check_dimensions(cfg: DictConfig, dataset) -> None:
-    """``problem.x_dim``, ``y_dim`` and ``mask_dim`` (the network's sizes) against the data file's, so that a
-    mismatch names the key, the value to set and the file, before any training step."""
+def fill_from_data(cfg: DictConfig, dataset) -> None:
+    """What the network's size and shape are read from: the data file (docs/design.md §9). ``problem.x_dim``,
+    ``y_dim`` and ``mask_dim`` are set from it where the config leaves them out (or null) and checked where it
+    gives them, so that a mismatch names the key, the value to set and the file before any training step;
+    a field's grid (``problem.grid``, the file's ``x_shape``), its bounds (``problem.bounds``), the
+    coordinates of an unknown without a grid (``problem.coords``) and the sensors (``problem.sensors``, the
+    file's ``sensor_coords``) are set for a convolutional network and the figures. Then the
+    model is built once with them, outside the run's random stream, so that a size it refuses is reported as
+    a config error."""
+    attrs = dataset.attrs
     found = {
         "x_dim": dataset.x_dim,
         "y_dim": dataset.y_dim,
         "mask_dim": dataset.y_dim if dataset.has_mask else 0,
     }
-    for key, value in found.items():
-        given = OmegaConf.select(cfg, f"problem.{key}")
-        if given != value:
-            raise ConfigError(
-                f"problem.{key}: {given} given, but the data file {dataset.path} has {value}"
-                + (" (it has sensor masks)" if key == "mask_dim" and value else "")
-                + f": set problem.{key}={value}"
-            )
+    with open_dict(cfg.problem):
+        for key, value in found.items():
+            given = cfg.problem.get(key)
+            if given is None:
+                cfg.problem[key] = value
+            elif given != value:
+                raise ConfigError(
+                    f"problem.{key}: {given} given, but the data file {dataset.path} has {value}"
+                    + (" (it has sensor masks)" if key == "mask_dim" and value else "")
+                    + f": set problem.{key}={value}, or leave it out (read from the file)"
+                )
+        shape = attrs.get("x_shape")
+        cfg.problem.grid = None if shape is None else [int(n) for n in shape]
+        coords = attrs.get("x_coords")
+        bounds = None if coords is None else np.stack([coords.min(axis=0), coords.max(axis=0)], axis=1)
+        cfg.problem.bounds = None if bounds is None else bounds.tolist()
+        field = shape is not None and len(shape) == 2  # a field: its grid and bounds place it
+        cfg.problem.coords = None if coords is None or field else np.asarray(coords).tolist()
+        sensors = attrs.get("sensor_coords")
+        cfg.problem.sensors = None if sensors is None else np.asarray(sensors).tolist()
+    with torch.random.fork_rng(devices=[]):  # the run's seeded stream is the trained network's, untouched
+        _build("model", cfg.model, **_measured_later(cfg.model))
+
+
+# Sizes the network is built with at start-up where the data file gives them later (fill_from_data): a 32 x 32
+# grid with one sensor suits any network (a U-Net of up to 6 levels), so only the model's own values can fail.
+STAND_INS = {"x_dim": 1024, "y_dim": 1, "mask_dim": 0, "grid": [32, 32], "sensors": [[0.5, 0.5]]}
+
+
+def _check_model(cfg: DictConfig) -> None:
+    """Build the model before any data is read: with the data file's sizes still unknown, with
+    :data:`STAND_INS` in their place (the run builds it again with the file's, :func:`fill_from_data`)."""
+    probe = copy.deepcopy(cfg)
+    with open_dict(probe.problem):
+        for key, value in STAND_INS.items():
+            if probe.problem.get(key) is None:
+                probe.problem[key] = value
+    _build("model", probe.model, **_measured_later(probe.model))
 
 
 def _check_clean_measurements(cfg: DictConfig, evaluator) -> None:

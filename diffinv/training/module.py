@@ -60,11 +60,16 @@ class ScoreModule(pl.LightningModule):
         Under data parallelism (docs/usage.md §11) ``batch`` is this process's share of a global batch
         (:class:`diffinv.data.datamodule.ShuffledBatches`): shares differ in size by one when the batch size
         is not a multiple of the number of processes W, and a last batch smaller than W leaves some empty.
-        Each process returns its share's *sum* × W / B, with B the global batch size (an all-reduce of the
-        share sizes): DDP averages the gradients over the W processes, so the step is the single-process
-        gradient of the global batch's mean, whatever the shares. ``train/loss`` logs the share's mean with
-        weight its size (0 for an empty share, never NaN) and is reduced over processes at the end of the
-        epoch: the mean over every pair of the epoch, as logged by one process.
+        Each process returns its share's *sum* × W / B, with B the global batch size (an all-gather of the
+        share sizes, which also gives the share's offset): DDP averages the gradients over the W processes,
+        so the step is the single-process gradient of the global batch's mean, whatever the shares. The
+        noise levels t and noises z are those of the global batch (every process draws all B, from
+        generators seeded alike, and keeps its share's rows: :func:`~diffinv.core.losses.dsm_loss`'s
+        ``share``), so the step *equals* the single-process step, not merely in expectation; and every
+        process's generator stays in the same state, which a resumed run restores from any one of them.
+        ``train/loss`` logs the share's mean with weight its size (0 for an empty share, never NaN) and is
+        reduced over processes at the end of the epoch: the mean over every pair of the epoch, as logged by
+        one process.
         """
         x, y, mask = batch
         n, world_size = x.shape[0], self.trainer.world_size
@@ -72,9 +77,12 @@ class ScoreModule(pl.LightningModule):
             loss = dsm_loss(self.network, self.formulation, x, y, mask, **self.loss_options)
             self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
             return loss
-        share = torch.full((), float(n), dtype=x.dtype, device=x.device)
-        global_size = self.trainer.strategy.reduce(share, reduce_op="sum")
-        share_sum = dsm_loss(self.network, self.formulation, x, y, mask, reduction="sum", **self.loss_options)
+        sizes = self.trainer.strategy.all_gather(torch.tensor(n, device=x.device)).reshape(-1)
+        offset, global_size = int(sizes[: self.trainer.global_rank].sum()), int(sizes.sum())
+        share_sum = dsm_loss(
+            self.network, self.formulation, x, y, mask, reduction="sum", share=(offset, global_size),
+            **self.loss_options,
+        )  # fmt: skip
         self.log(
             "train/loss",
             share_sum.detach() / max(n, 1),

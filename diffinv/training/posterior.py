@@ -193,16 +193,21 @@ def check_measurement(
         )
     if np.isinf(y).any():
         row, col = np.argwhere(np.isinf(y))[0]
-        raise MeasurementError(f"{source}: reading {col} of measurement {row} is infinite")
+        raise MeasurementError(
+            f"{source}: reading {col + 1} of measurement {row + 1} is infinite (both counted from 1, as the "
+            "file's columns and rows of readings)"
+        )
     off = np.isnan(y)
     if not off.any():
         return y, (np.ones_like(y, dtype=bool) if model.takes_masks else None)
     if not model.takes_masks:
         row = int(np.argwhere(off)[0][0])
         raise MeasurementError(
-            f"{source}: measurement {row} has NaN (switched-off) readings at sensors "
-            f"{np.flatnonzero(off[row]).tolist()}, but the model ({model.config.problem.name}) was trained "
-            "with every sensor on; use a many-operator model (problem=advdiff_multiop) or give every reading"
+            f"{source}: measurement {row + 1} has NaN (switched-off) readings at sensors "
+            f"{(np.flatnonzero(off[row]) + 1).tolist()} (counted from 1, as the file's columns), but the model "
+            f"({model.config.problem.name}) was trained with every sensor on; use a model trained with sensor "
+            "masks (problem=advdiff_multiop; problem.simulator.mask_rate for a problem of your own) or give "
+            "every reading"
         )
     return y, ~off
 

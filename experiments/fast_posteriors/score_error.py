@@ -50,7 +50,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from diffinv.core.exact import ConditionalGaussianEps  # noqa: E402
 from diffinv.core.samplers import conditional_score, sample_heun  # noqa: E402
 from diffinv.data.source import dataset_path  # noqa: E402
-from diffinv.problems.flux.metrics import normalised_joint  # noqa: E402
+from diffinv.problems.posterior.metrics import normalised_joint  # noqa: E402
 from diffinv.run.files import save_figure, write_json  # noqa: E402
 from diffinv.training.checkpoint import load_model  # noqa: E402
 

@@ -54,7 +54,7 @@ from benchmarks.bench_samplers_exact import SAMPLERS  # noqa: E402
 from diffinv.core.samplers import SCHEDULES, time_grid  # noqa: E402
 from diffinv.data.source import dataset_path  # noqa: E402
 from diffinv.problems.flux.evaluator import FluxEvaluator  # noqa: E402
-from diffinv.problems.flux.metrics import exact_comparison, exact_posteriors, segment_metrics  # noqa: E402
+from diffinv.problems.posterior.metrics import exact_comparison, exact_posteriors, segment_metrics  # noqa: E402
 from diffinv.run.files import save_figure, write_json  # noqa: E402
 from diffinv.training.checkpoint import load_model  # noqa: E402
 from diffinv.training.posterior import SamplingPlan, sample_in_batches  # noqa: E402

@@ -21,7 +21,7 @@ from kl_and_weights import setup  # noqa: I001 (this folder's script)
 
 from diffinv.core.exact import ConditionalGaussianEps
 from diffinv.core.samplers import conditional_score, sample_ode
-from diffinv.problems.flux.metrics import normalised_joint
+from diffinv.problems.posterior.metrics import normalised_joint
 from diffinv.run.files import write_json
 
 HERE = Path(__file__).resolve().parent

@@ -39,8 +39,8 @@ from diffinv.core.exact import ConditionalGaussianEps
 from diffinv.core.importance import ess_fraction, resample
 from diffinv.core.samplers import conditional_score, sample_ode
 from diffinv.data.source import dataset_path
-from diffinv.problems.flux.importance import log_target, smoothed_prior_cov
-from diffinv.problems.flux.metrics import exact_comparison, normalised_joint
+from diffinv.problems.posterior.importance import log_target, smoothed_prior_cov
+from diffinv.problems.posterior.metrics import exact_comparison, normalised_joint
 from diffinv.run.files import write_json
 from diffinv.training.checkpoint import load_model
 from diffinv.training.density import log_abs_det

@@ -14,7 +14,7 @@ import numpy as np
 
 from diffinv.data.reference import check_reference, read_reference
 from diffinv.data.schema import read_dataset
-from diffinv.problems.flux.metrics import exact_posteriors, reference_comparison
+from diffinv.problems.posterior.metrics import exact_posteriors, reference_comparison
 
 
 def main(reference_file: str, data_file: str, draws: int = 20, n_samples: int = 1000) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from diffinv.data.reference import check_reference, read_reference
 from diffinv.data.schema import read_dataset
-from diffinv.problems.flux.metrics import exact_posteriors
+from diffinv.problems.posterior.metrics import exact_posteriors
 
 
 def main() -> None:

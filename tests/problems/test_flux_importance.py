@@ -13,8 +13,8 @@ from diffinv.core.formulations import VP
 from diffinv.core.importance import ess_fraction, resample
 from diffinv.core.samplers import sample_ode
 from diffinv.data.datamodule import Affine
-from diffinv.problems.flux.importance import log_target, smoothed_prior_cov
-from diffinv.problems.flux.metrics import exact_comparison, exact_posteriors
+from diffinv.problems.posterior.importance import log_target, smoothed_prior_cov
+from diffinv.problems.posterior.metrics import exact_comparison, exact_posteriors
 from diffinv.training.density import log_abs_det
 
 

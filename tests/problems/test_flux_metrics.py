@@ -7,13 +7,13 @@ import torch
 from diffinv.core.exact import ConditionalGaussianEps, linear_gaussian_posterior
 from diffinv.core.formulations import VE
 from diffinv.data.datamodule import Affine
-from diffinv.problems.flux.metrics import (
+from diffinv.problems.flux.metrics import segment_metrics
+from diffinv.problems.posterior.metrics import (
     coverage_curve,
     exact_comparison,
     exact_posteriors,
     normalised_joint,
     reference_comparison,
-    segment_metrics,
 )
 
 
@@ -142,7 +142,8 @@ def test_shape_errors_are_named():
 def test_flux_figures_are_written(problem, tmp_path):
     import matplotlib.pyplot as plt
 
-    from diffinv.problems.flux.figures import plot_calibration, plot_flux_cases, plot_per_segment_vs_noise
+    from diffinv.problems.flux.figures import plot_flux_cases, plot_per_segment_vs_noise
+    from diffinv.problems.posterior.figures import plot_calibration
 
     rng = np.random.default_rng(1)
     truth, samples = rng.random((3, 30)), rng.random((3, 50, 30))

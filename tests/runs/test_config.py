@@ -55,8 +55,9 @@ def test_every_group_composes_and_validates(overrides):
     validate(cfg)
     assert cfg.sampler and cfg.formulation._target_.startswith("diffinv.core.formulations.")
     cfg.loss.sigma_data = 0.5  # what the run measures for sigma_data: auto (docs/math.md §15.2)
+    cfg.problem.x_dim, cfg.problem.y_dim, cfg.problem.mask_dim = 1, 1, 0  # read from the data file by a run
     network = instantiate(cfg.model)
-    assert network.x_dim == cfg.problem.x_dim == 1
+    assert network.x_dim == 1
 
 
 def test_the_default_is_the_flux_demo(tmp_path):
@@ -69,7 +70,7 @@ def test_the_default_is_the_flux_demo(tmp_path):
     assert cfg.hydra.runtime.choices.problem == "advdiff_demo" and cfg.problem.name == "advdiff"
     assert cfg.problem.data_file is None and cfg.problem.dataset.generator == "advdiff"
     assert cfg.problem.dataset.overrides.problem.mesh == "170x40"
-    assert (cfg.model.net.x_dim, cfg.model.net.y_dim, cfg.model.net.depth) == (30, 30, 4)
+    assert (cfg.model.net.x_dim, cfg.model.net.depth) == (None, 4)  # x_dim: from the data file
     assert list(cfg.sampler) == ["ode", "sde"] and cfg.data.noise == 0.05
     assert (cfg.problem.evaluator.n_test, cfg.evaluation.n_samples, cfg.trainer.max_epochs) == (100, 200, 400)
     assert dataset_path(cfg).parent == tmp_path / "data" and dataset_path(cfg).name.startswith("advdiff-")
@@ -172,7 +173,14 @@ def test_the_edm_recipe_composes_and_its_loss_options_reach_the_module():
     from diffinv.training.module import build_module
 
     cfg = compose_train(
-        "problem=tanh", "model=edm", "loss.t_sampling=lognormal", "loss.weighting=edm", "loss.sigma_data=0.5"
+        "problem=tanh",
+        "model=edm",
+        "loss.t_sampling=lognormal",
+        "loss.weighting=edm",
+        "loss.sigma_data=0.5",
+        "problem.x_dim=1",
+        "problem.y_dim=1",
+        "problem.mask_dim=0",  # a run reads them from its data file
     )
     validate(cfg)
     module = build_module(cfg)

@@ -19,7 +19,7 @@ from diffinv.data.reference import ARRAYS, REFERENCE_ATTRS, ReferenceError, file
 from diffinv.data.schema import read_dataset
 from diffinv.data.source import ensure_dataset
 from diffinv.problems.flux.evaluator import FluxEvaluator
-from diffinv.problems.flux.metrics import exact_posteriors
+from diffinv.problems.posterior.metrics import exact_posteriors
 from diffinv.report import report
 from tests.helpers.runs import (
     CONF,

@@ -28,8 +28,9 @@ def test_fast_choices_compose_and_validate(overrides):
     for node in cfg.sampler.values():
         assert instantiate(node).func is getattr(samplers, node._target_.rsplit(".", 1)[1])
     cfg.loss.sigma_data = 0.26  # what the run measures for sigma_data: auto (docs/math.md §15.2)
+    cfg.problem.x_dim, cfg.problem.y_dim, cfg.problem.mask_dim = 30, 30, 0  # read from the data file by a run
     network = instantiate(cfg.model)
-    assert network.x_dim == cfg.problem.x_dim
+    assert network.x_dim == 30
     if "model=edm" in overrides:
         assert isinstance(network, EDMPrecond) and network.formulation.__class__.__name__ in ("VE", "VP")
 

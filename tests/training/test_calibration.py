@@ -91,7 +91,8 @@ def test_default_recipe_is_calibrated_end_to_end(tmp_path):
     exact posterior: std ratio within 0.95–1.05 and ±1σ coverage within 0.683 ± 0.03 for both."""
     seed = 0
     cfg = compose_train(  # the default recipe; a network sized for 3 unknowns (width 64, 3 hidden layers)
-        "problem=advdiff", f"problem.x_dim={D}", f"problem.y_dim={M}", f"seed={seed}", "loss.sigma_data=0.5",
+        "problem=advdiff", f"problem.x_dim={D}", f"problem.y_dim={M}", "problem.mask_dim=0", f"seed={seed}",
+        "loss.sigma_data=0.5",
         "model.net.width=64", "problem.network_depth=3",
     )  # fmt: skip
     pl.seed_everything(seed)

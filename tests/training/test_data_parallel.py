@@ -1,7 +1,7 @@
 """Data-parallel training (docs/usage.md §11): ``ScoreModule.training_step`` on each process's share of a
-batch (``ShuffledBatches``), simulated process by process without launching any, gives after DDP's
-gradient averaging the single-process gradient of the whole batch, and logs its mean; uneven and empty
-shares included."""
+batch (``ShuffledBatches``), simulated process by process without launching any, each process's random
+generator seeded alike as DDP's are, gives after DDP's gradient averaging exactly the single-process step
+on the whole batch (the same t and z draws), and logs its mean; uneven and empty shares included."""
 
 from types import SimpleNamespace
 
@@ -27,30 +27,19 @@ def shares(x, y, world_size):
     return out
 
 
-def replay_draws(monkeypatch, t, z):
-    """``torch.rand`` / ``torch.randn`` hand out the next rows of t and z: processes run one after another on
-    consecutive shares get the (t, z) that the whole batch gets in one process."""
-    rows = [0, 0]
-
-    def take(which, source, n):
-        rows[which] += n
-        return source[rows[which] - n : rows[which]]
-
-    monkeypatch.setattr(torch, "rand", lambda n, **kw: take(0, t, n))
-    monkeypatch.setattr(torch, "randn", lambda shape, **kw: take(1, z, shape[0]))
-    return lambda: rows.__setitem__(slice(None), [0, 0])
-
-
-def process_step(module, batch, world_size, global_size):
-    """``training_step`` as process ``rank`` runs it: the all-reduce of the share sizes gives ``global_size``;
-    returns the loss's gradient and the (value, batch_size, sync_dist) it logs."""
+def process_step(module, batch, rank, sizes, seed):
+    """``training_step`` as process ``rank`` of ``len(sizes)`` runs it, its generator seeded with ``seed`` (as
+    every DDP process's is), the all-gather of the share sizes giving ``sizes``; returns the loss's gradient
+    and the (value, batch_size, sync_dist) it logs."""
     logged = {}
     module.trainer = SimpleNamespace(
-        world_size=world_size,
-        strategy=SimpleNamespace(reduce=lambda n, reduce_op: torch.full_like(n, global_size)),
+        world_size=len(sizes),
+        global_rank=rank,
+        strategy=SimpleNamespace(all_gather=lambda n: torch.tensor(sizes)),
     )
     module.log = lambda name, value, **kw: logged.update(value=value, **kw)
     module.zero_grad()
+    torch.manual_seed(seed)
     loss = module.training_step(batch, 0)
     loss.backward()
     return [p.grad.clone() for p in module.parameters()], logged
@@ -59,25 +48,22 @@ def process_step(module, batch, world_size, global_size):
 @pytest.mark.parametrize(
     ("size", "world_size"), [(6, 3), (5, 2), (7, 4), (1, 2), (3, 4)], ids=lambda v: str(v)
 )
-def test_averaged_share_gradients_are_the_whole_batch_gradient(monkeypatch, size, world_size):
+def test_averaged_share_gradients_are_the_whole_batch_gradient(size, world_size):
     torch.manual_seed(0)
     network = ScoreMLP(X_DIM, Y_DIM, width=16, depth=2).double()
     module = ScoreModule(network, VE(0.01, 5.0), optimizer=None)
     x, y = torch.randn(size, X_DIM, dtype=torch.float64), torch.randn(size, Y_DIM, dtype=torch.float64)
-    t, z = torch.rand(size, dtype=torch.float64), torch.randn(size, X_DIM, dtype=torch.float64)
-    rewind = replay_draws(monkeypatch, t, z)
 
     (whole,) = shares(x, y, 1)
+    torch.manual_seed(7)
     full_loss = dsm_loss(network, module.formulation, whole[0], whole[1])
-    rewind()
-    expected, logged_one = process_step(module, whole, 1, size)
+    expected, logged_one = process_step(module, whole, 0, [size], seed=7)
     assert logged_one["value"].item() == pytest.approx(full_loss.item(), rel=1e-12)
 
-    rewind()
     parts = shares(x, y, world_size)
     sizes = [len(b[0]) for b in parts]
     assert sizes == [len(s) for s in torch.arange(size).tensor_split(world_size)]
-    steps = [process_step(module, batch, world_size, size) for batch in parts]
+    steps = [process_step(module, batch, rank, sizes, seed=7) for rank, batch in enumerate(parts)]
     averaged = [torch.stack(g).mean(0) for g in zip(*(grads for grads, _ in steps), strict=True)]
     for got, want in zip(averaged, expected, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)

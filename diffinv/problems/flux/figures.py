@@ -127,22 +127,6 @@ def plot_per_segment_vs_noise(
     return _save(fig, path)
 
 
-def plot_calibration(
-    levels: np.ndarray, coverages: dict[str, np.ndarray], path: str | Path, title: str = ""
-) -> Path:
-    """Empirical coverage of central credible intervals against the nominal level (diagonal = calibrated)."""
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    if title:
-        ax.set_title(title, fontsize=9)
-    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="calibrated")
-    for label, cov in coverages.items():
-        ax.plot(levels, cov, "o-", ms=3, label=label)
-    ax.set_xlabel("nominal level")
-    ax.set_ylabel("empirical coverage")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
-
-
 def plot_sweep_summary(curves: dict[str, dict[str, np.ndarray]], path: str | Path, title: str = "") -> Path:
     """Segment means against noise, one line per (problem, formulation, sampler) label: error of the posterior
     mean, posterior std with the prior std dashed, and ±1σ/±2σ coverage with the nominal 0.683/0.954 dashed.

@@ -1,4 +1,6 @@
-"""Measures of posterior samples for the boundary-flux problems (docs/problems.md §2–4, docs/design.md §7).
+"""Measures of posterior samples of any unknown (docs/design.md §7–8): error, spread and calibration against
+the truth, and the comparison with the exact (linear–Gaussian, docs/math.md §9) or a sampled reference
+posterior (MCMC, docs/math.md §18.4).
 
 All functions take physical units (but :func:`normalised_joint`, which gives the network's). ``samples`` has
 shape (n_test, n_samples, d), ``truth`` (n_test, d).
@@ -11,34 +13,6 @@ import torch
 from scipy.stats import wasserstein_distance
 
 from diffinv.core.exact import linear_gaussian_joint, linear_gaussian_posterior
-
-
-def segment_metrics(samples: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Per-segment error, spread and calibration of the posterior (paper Figs. 9, 11; docs/problems.md §2).
-
-    ``rel_mae/seg_j``: mean over the test set of |posterior mean - truth| divided by the mean of the truth
-    over the test set and all segments; ``post_std/seg_j``: mean posterior std; ``prior_std/seg_j``: std of
-    the truth over the test set (the prior's, approximately); ``coverage/{1,2}sigma``: fraction of
-    (case, segment) pairs whose truth lies within ±1 / ±2 posterior stds of the posterior mean.
-    """
-    samples, truth = np.asarray(samples, dtype=np.float64), np.asarray(truth, dtype=np.float64)
-    if samples.ndim != 3 or truth.shape != (samples.shape[0], samples.shape[2]):
-        raise ValueError(
-            f"samples must be (n_test, n_samples, d) and truth (n_test, d), "
-            f"got {samples.shape}, {truth.shape}"
-        )
-    mean, std = samples.mean(axis=1), samples.std(axis=1, ddof=1)
-    err = np.abs(mean - truth).mean(axis=0) / truth.mean()
-    post_std, prior_std = std.mean(axis=0), truth.std(axis=0, ddof=1)
-    out: dict[str, float] = {}
-    for j in range(truth.shape[1]):
-        out[f"rel_mae/seg_{j:02d}"] = float(err[j])
-        out[f"post_std/seg_{j:02d}"] = float(post_std[j])
-        out[f"prior_std/seg_{j:02d}"] = float(prior_std[j])
-    out["rel_mae/mean"] = float(err.mean())
-    out["post_std/mean"] = float(post_std.mean())
-    out["prior_std/mean"] = float(prior_std.mean())
-    return out | _coverage(mean, std, truth)
 
 
 def coverage_curve(samples: np.ndarray, truth: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -66,6 +40,7 @@ def exact_comparison(
     n_distance_cases: int = 5,
     seed: int = 0,
     mask: np.ndarray | None = None,
+    error_scale: float | None = None,
 ) -> dict[str, float]:
     """Diffusion posterior against the exact linear–Gaussian posterior (docs/math.md §9), docs/problems.md §2
     "exact check"; with a sensor ``mask`` (n_test, m) the exact posterior of each case conditions on its
@@ -91,12 +66,18 @@ def exact_comparison(
         root = eigvecs * np.sqrt(np.clip(eigvals, 0, None))
         return tuple(mu_post[i] + rng.standard_normal((n_samples, d)) @ root.T for _ in range(2))
 
-    scores = compare_posteriors(samples, truth, mu_post, exact_std, two_exact_draws, n_distance_cases)
+    scores = compare_posteriors(
+        samples, truth, mu_post, exact_std, two_exact_draws, n_distance_cases, error_scale
+    )
     return {f"exact/{key}": value for key, value in scores.items()}
 
 
 def reference_comparison(
-    samples: np.ndarray, truth: np.ndarray, reference: np.ndarray, seed: int = 0
+    samples: np.ndarray,
+    truth: np.ndarray,
+    reference: np.ndarray,
+    seed: int = 0,
+    error_scale: float | None = None,
 ) -> dict[str, float]:
     """Diffusion posterior against a sampled reference posterior of the same cases, e.g. MCMC on the forward
     model (``reference`` (n, k, d), physical units; docs/math.md §18.4): the measures of
@@ -122,23 +103,29 @@ def reference_comparison(
         return reference[i, rows[:m]], reference[i, rows[m : 2 * m]]
 
     ref_mean, ref_std = reference.mean(axis=1), reference.std(axis=1, ddof=1)
-    scores = compare_posteriors(samples, truth, ref_mean, ref_std, two_reference_draws, len(samples))
-    scores |= _coverage(samples.mean(axis=1), samples.std(axis=1, ddof=1), truth)
-    scores |= {f"ref_{key}": value for key, value in _coverage(ref_mean, ref_std, truth).items()}
+    scores = compare_posteriors(
+        samples, truth, ref_mean, ref_std, two_reference_draws, len(samples), error_scale
+    )
+    scores |= coverage(samples.mean(axis=1), samples.std(axis=1, ddof=1), truth)
+    scores |= {f"ref_{key}": value for key, value in coverage(ref_mean, ref_std, truth).items()}
     return {f"reference/{key}": value for key, value in scores.items()}
 
 
-def compare_posteriors(samples, truth, ref_mean, ref_std, two_draws, n_distance_cases) -> dict[str, float]:
+def compare_posteriors(
+    samples, truth, ref_mean, ref_std, two_draws, n_distance_cases, error_scale=None
+) -> dict[str, float]:
     """The measures shared by the exact and the sampled reference (docs/problems.md §2.7): ``mean_err_ratio``,
-    ``std_ratio``, ``mean_err`` (the reference mean's own relative error), ``w1_over_std`` for the first
+    ``std_ratio``, ``mean_err`` (the reference mean's own error over ``error_scale``, by default the truth's
+    mean, the flux problems' relative error), ``w1_over_std`` for the first
     ``n_distance_cases`` cases: the first ``m`` diffusion samples against the first of ``two_draws(i)`` (two
     independent reference samples of case ``i``, ``m`` each), ``w1_over_std_floor`` between the two."""
     n_test, _, d = samples.shape
     diff_mean, diff_std = samples.mean(axis=1), samples.std(axis=1, ddof=1)
+    scale = truth.mean() if error_scale is None else error_scale
     out = {
         "mean_err_ratio": float(np.abs(diff_mean - truth).mean() / np.abs(ref_mean - truth).mean()),
         "std_ratio": float((diff_std.mean(axis=0) / ref_std.mean(axis=0)).mean()),
-        "mean_err": float(np.abs(ref_mean - truth).mean() / truth.mean()),
+        "mean_err": float(np.abs(ref_mean - truth).mean() / scale),
     }
     dist, floor = [], []
     for i in range(min(n_distance_cases, n_test)):
@@ -151,7 +138,40 @@ def compare_posteriors(samples, truth, ref_mean, ref_std, two_draws, n_distance_
     return out
 
 
-def _coverage(mean: np.ndarray, std: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+def error_metrics(samples: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Error, spread and calibration of the posteriors of any unknown (docs/design.md §9), in units that
+    mean something whatever its mean: ``err/mean``, the mean |posterior mean - truth| in units of the
+    truth's spread over the test set (the prior std, near enough: 0 is perfect, about 0.8 a posterior no
+    better than the prior mean; ``err/max`` its largest component); ``rmse``, the root mean square error in
+    physical units; ``post_std/mean`` and ``prior_std/mean``, mean posterior and test-set std;
+    ``shrinkage/mean``, 1 - post std / prior std averaged over components (0: nothing learned, 1: the
+    unknown pinned down); ``coverage/{1,2}sigma`` as :func:`coverage`."""
+    samples, truth = checked_samples(samples, truth)
+    mean, std = samples.mean(axis=1), samples.std(axis=1, ddof=1)
+    prior_std = truth.std(axis=0, ddof=1)
+    err = np.abs(mean - truth).mean(axis=0) / np.maximum(prior_std, np.finfo(float).tiny)
+    post_std = std.mean(axis=0)
+    return {
+        "err/mean": float(err.mean()),
+        "err/max": float(err.max()),
+        "rmse": float(np.sqrt(((mean - truth) ** 2).mean())),
+        "post_std/mean": float(post_std.mean()),
+        "prior_std/mean": float(prior_std.mean()),
+        "shrinkage/mean": float((1 - post_std / np.maximum(prior_std, np.finfo(float).tiny)).mean()),
+    } | coverage(mean, std, truth)
+
+
+def checked_samples(samples, truth) -> tuple[np.ndarray, np.ndarray]:
+    samples, truth = np.asarray(samples, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    if samples.ndim != 3 or truth.shape != (samples.shape[0], samples.shape[2]):
+        raise ValueError(
+            f"samples must be (n_test, n_samples, d) and truth (n_test, d), "
+            f"got {samples.shape}, {truth.shape}"
+        )
+    return samples, truth
+
+
+def coverage(mean: np.ndarray, std: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """``coverage/{1,2}sigma``: the fraction of (case, segment) pairs whose truth lies within ±1 / ±2
     posterior stds (``std``, (n, d)) of the posterior ``mean`` (n, d)."""
     z = np.abs(mean - truth) / np.maximum(std, np.finfo(float).tiny)
