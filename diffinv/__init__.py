@@ -24,6 +24,7 @@ _EXPORTS = {
     "VP": "diffinv.core.formulations",
     "VPFamily": "diffinv.core.formulations",
     "ScoreMLP": "diffinv.core.networks",
+    "ScoreUNet": "diffinv.core.networks",
     "dsm_loss": "diffinv.core.losses",
     "conditional_score": "diffinv.core.samplers",
     "sample_ode": "diffinv.core.samplers",
@@ -47,6 +48,7 @@ __all__ = [  # the names of _EXPORTS, spelled out for static tools
     "Formulation",
     "GaussianMixture",
     "ScoreMLP",
+    "ScoreUNet",
     "TrainedModel",
     "VPFamily",
     "conditional_score",
@@ -70,7 +72,7 @@ if TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
     from diffinv.core.exact import GaussianMixture, linear_gaussian_posterior
     from diffinv.core.formulations import VE, VP, Formulation, VPFamily
     from diffinv.core.losses import dsm_loss
-    from diffinv.core.networks import ScoreMLP
+    from diffinv.core.networks import ScoreMLP, ScoreUNet
     from diffinv.core.samplers import (
         conditional_score,
         sample_dpmpp_2m,

@@ -1,6 +1,7 @@
 """DSM loss (docs/math.md §6) and the conditional MLP (docs/math.md §7)."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -92,3 +93,58 @@ def test_mlp_rejects_bad_config():
         ScoreMLP(2, 2, depth=0)
     with pytest.raises(ValueError, match="mask_dim"):
         ScoreMLP(2, 2, mask_dim=3)(torch.randn(4, 2), torch.rand(4), torch.randn(4, 2))
+
+
+def unet(mask_dim=0, **kw):
+    from diffinv.core.networks import ScoreUNet
+
+    sensors = [[0.0, 0.0], [1.0, 1.0], [0.6, 0.0], [0.7, 0.0], [0.0, 0.6]]  # the 3rd and 4th share a point
+    return ScoreUNet(16, 5, grid=[4, 4], sensors=sensors, mask_dim=mask_dim, channels=(8, 8), **kw)
+
+
+def test_unet_places_each_reading_at_its_sensors_grid_point():
+    """docs/math.md §7.4: readings at the nearest grid point ((i, j) of the row-major 4 x 4 grid on the unit
+    square), averaged where sensors share one, and the switched-on sensors marked in a second channel."""
+    net = unet()
+    y = torch.tensor([[1.0, 2.0, 3.0, 5.0, 7.0]])
+    image = net._scatter(y)[0].reshape(4, 4)
+    expected = torch.zeros(4, 4)
+    expected[0, 0], expected[3, 3], expected[2, 0], expected[0, 2] = (
+        1.0,
+        2.0,
+        4.0,
+        7.0,
+    )  # (3 + 5) / 2 at (2, 0)
+    torch.testing.assert_close(image, expected)
+    on = torch.tensor([[1.0, 0.0, 1.0, 0.0, 1.0]])
+    marks = net._scatter(on)[0].reshape(4, 4)
+    assert marks[3, 3] == 0 and marks[2, 0] == 0.5 and marks[0, 0] == marks[0, 2] == 1
+
+
+def test_unet_keeps_batch_shapes_and_starts_at_zero():
+    net = unet(mask_dim=5)
+    x, t, y, mask = torch.randn(3, 7, 16), torch.rand(3, 7), torch.randn(3, 7, 5), torch.ones(3, 7, 5)
+    out = net(x, t, y, mask)
+    assert out.shape == (3, 7, 16) and torch.all(out == 0)  # zero-initialised output layer
+    for p in net.parameters():  # a step away from zero changes the output and depends on the readings
+        p.data.add_(0.05 * torch.randn_like(p))
+    a, b = net(x, t, y, mask), net(x, t, y + 1, mask)
+    assert not torch.allclose(a, b) and torch.isfinite(a).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"grid": None}, "a U-Net needs a field on a 2-D grid"),
+        ({"grid": [4, 5]}, "has 20 points, but x_dim=16"),
+        ({"grid": [2, 8], "channels": (8, 8, 8)}, "divisible by 2^2"),
+        ({"sensors": [[0.0, 0.0]] * 5 + [[0.5, 0.5]]}, "sensors must be (y_dim, 2)"),
+        ({"sensors": [[0.0, 0.0]] * 4 + [[1.5, 0.5]]}, "outside the grid's bounds"),
+    ],
+)
+def test_unet_refuses_what_does_not_fit(kwargs, message):
+    from diffinv.core.networks import ScoreUNet
+
+    args = {"grid": [4, 4], "sensors": [[0.0, 0.0]] * 5, "channels": (8, 8)} | kwargs
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ScoreUNet(16, 5, **args)
