@@ -204,10 +204,11 @@ def check_measurement(
         row = int(np.argwhere(off)[0][0])
         raise MeasurementError(
             f"{source}: measurement {row + 1} has NaN (switched-off) readings at sensors "
-            f"{(np.flatnonzero(off[row]) + 1).tolist()} (counted from 1, as the file's columns), but the model "
-            f"({model.config.problem.name}) was trained with every sensor on; use a model trained with sensor "
-            "masks (problem=advdiff_multiop; problem.simulator.mask_rate for a problem of your own) or give "
-            "every reading"
+            f"{(np.flatnonzero(off[row]) + 1).tolist()} (counted from 1, as the file's columns), but the "
+            f"model ({model.config.problem.name}) was trained with every sensor on; use a model trained with "
+            "sensor masks (problem=advdiff_multiop; problem.simulator.mask_rate for a problem of your own) "
+            "or "
+            "give every reading"
         )
     return y, ~off
 
