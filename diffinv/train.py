@@ -91,6 +91,7 @@ def train(cfg: DictConfig) -> dict:
         announce(cfg, done, out)
         return done
     module = build_module(cfg)
+    module.start_rng = torch.get_rng_state()  # where one process's draws start (ScoreModule.on_train_start)
     label = run_label(cfg.problem.name, module.formulation, module.samplers.values())
     log.info("run: %s · %s", label, noise_label(datamodule.noise, datamodule.noise_std))
     run_config = OmegaConf.to_container(cfg, resolve=True)

@@ -43,6 +43,10 @@ class ScoreModule(pl.LightningModule):
         self.samplers = dict(samplers or {})
         self.loss_options = dict(loss or {})  # dsm_loss keywords: t_sampling, weighting (docs/math.md §6)
         self.run_state: dict = {}  # resolved config and normalisation, stored in every checkpoint
+        # the random stream the first step draws t and z from: the global one as it is once the network is
+        # built (diffinv.train captures it); restored when training starts, because a data-parallel launch
+        # reseeds every process after the network was built (docs/usage.md §11)
+        self.start_rng: torch.Tensor | None = None
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["diffinv"] = self.run_state
@@ -51,8 +55,14 @@ class ScoreModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """A resumed run continues the global random stream where the checkpointed one was."""
         self.run_state = checkpoint.get("diffinv", {})
+        self.start_rng = None  # the checkpoint's stream, not the fresh run's
         if "diffinv_rng" in checkpoint:
             torch.set_rng_state(checkpoint["diffinv_rng"])
+
+    def on_train_start(self) -> None:
+        """Every process of a data-parallel run starts the draws where one process would (``start_rng``)."""
+        if self.start_rng is not None:
+            torch.set_rng_state(self.start_rng)
 
     def training_step(self, batch, batch_idx):
         """The DSM loss of ``batch`` (docs/math.md §6); in one process its mean over the batch.

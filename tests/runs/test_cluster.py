@@ -40,6 +40,26 @@ def test_ddp_on_two_cpu_processes_trains_like_one_process(tmp_path):
     assert np.isfinite(ddp["ode/sinkhorn/mean"])
 
 
+def test_a_two_process_ddp_step_is_the_one_process_step(tmp_path):
+    """Three steps of batches of 1999 of the 2000 pairs (shares of 1000 and 999, then of 1 and 0): every
+    process draws the global batch's t and z and keeps its rows, so the weights after DDP's averaged steps
+    are those of one process on the same batches, to float round-off (docs/usage.md §11)."""
+    import torch
+
+    steps = (*TANH, "trainer.max_epochs=2", "+trainer.max_steps=3", "data.batch_size=1999")
+    for name, extra in (("one", ()), ("ddp", ("trainer=ddp", "trainer.accelerator=cpu"))):
+        run_module(
+            "diffinv.train", *steps, *extra, f"paths.root_dir={tmp_path}", f"hydra.run.dir={tmp_path / name}"
+        )
+    one, ddp = (
+        torch.load(tmp_path / r / "checkpoints" / "final.ckpt", weights_only=False) for r in ("one", "ddp")
+    )
+    assert one["global_step"] == ddp["global_step"] == 3
+    assert one["state_dict"].keys() == ddp["state_dict"].keys()
+    for key, value in one["state_dict"].items():
+        torch.testing.assert_close(ddp["state_dict"][key], value, rtol=1e-4, atol=1e-5)  # float32 sums
+
+
 def test_multirun_through_the_submitit_launcher_ends_with_the_report_command(tmp_path):
     sweep = tmp_path / "sweep"
     result = run_module(
