@@ -103,9 +103,14 @@ def varied_settings(configs: list[dict]) -> list[str]:
         keys = set().union(*mine)
         varied[problem] = sorted(k for k in keys if len({repr(leaves.get(k)) for leaves in mine}) > 1)
     return [
-        ", ".join(f"{k}={leaves.get(k, '–')}" for k in varied[problem])
+        ", ".join(f"{k}={_shown(leaves.get(k, '–'))}" for k in varied[problem])
         for problem, leaves in zip(problems, flat, strict=True)
     ]
+
+
+def _shown(value) -> str:
+    """A setting as a report shows it: a long list (sensor coordinates from the data file) by its length."""
+    return f"[{len(value)} values]" if isinstance(value, list) and len(value) > 4 else str(value)
 
 
 def _leaves(node: dict, prefix: str = ""):
@@ -116,7 +121,9 @@ def _leaves(node: dict, prefix: str = ""):
             continue
         if isinstance(value, dict):
             yield from _leaves(value, f"{dotted}.")
-        elif not str(key).startswith("_"):  # _target_, _partial_: named by the settings beside them
+        elif key == "_target_":  # the class, by its name: model.net=ScoreUNet
+            yield prefix.rstrip("."), str(value).rsplit(".", 1)[-1]
+        elif not str(key).startswith("_"):  # _partial_ and the like: named by the settings beside them
             yield dotted, value
 
 

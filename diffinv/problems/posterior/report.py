@@ -30,10 +30,12 @@ COLUMNS = {
 
 def report(rows: list[dict], directory: Path, out: Path) -> str:
     columns = {c: (k, f) for c, (k, f) in COLUMNS.items() if any(k in r for r in rows)}
-    head = ["problem", "formulation", "sampler", "noise", *columns, "run"]
+    settings = ["settings"] if any(r["settings"] for r in rows) else []  # the values the runs differ in
+    head = ["problem", "formulation", "sampler", *settings, "noise", *columns, "run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sorted(rows, key=lambda r: (r["problem"], r["formulation"], r["sampler"], r["noise"])):
-        cells = [r["problem"], r["formulation"], r["sampler"], r["noise_label"]]
+        cells = [r["problem"], r["formulation"], r["sampler"], *([r["settings"]] if settings else [])]
+        cells += [r["noise_label"]]
         cells += [form.format(r[key]) if key in r else "–" for key, form in columns.values()]
         lines.append("| " + " | ".join([*cells, f"`{r['run'].name}`"]) + " |")
     text = "\n\n".join(
