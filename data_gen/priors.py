@@ -49,11 +49,10 @@ class GaussianProcess:
         nugget: float = 0.0,
     ):
         if (grid is None) == (points is None):
-            raise ValueError("prior: give either grid (points per axis) or points (one row per unknown)")
+            raise ValueError("give either grid (points per axis) or points (one row per unknown)")
         if lengthscale <= 0 or variance <= 0 or nugget < 0:
             raise ValueError(
-                f"prior: need lengthscale > 0, variance > 0 and nugget >= 0, got {lengthscale}, {variance}, "
-                f"{nugget}"
+                f"need lengthscale > 0, variance > 0 and nugget >= 0, got {lengthscale}, {variance}, {nugget}"
             )
         if grid is not None:
             self.shape = tuple(int(n) for n in grid)

@@ -39,8 +39,8 @@ def generate(cfg: DictConfig) -> None:
     if sim.noise != "gaussian":
         raise ValueError(f"problem.simulator.noise={sim.noise!r}: the one noise law is 'gaussian'")
     model_cfg = OmegaConf.to_container(sim.forward_model, resolve=True)
-    model = instantiate(model_cfg)
-    prior = as_prior(instantiate(sim.prior))
+    model = _build("forward_model", model_cfg)
+    prior = as_prior(_build("prior", sim.prior))
     x_seq, mask_seq = np.random.SeedSequence(int(cfg.seed)).spawn(2)
     x_rng, mask_rng = np.random.default_rng(x_seq), np.random.default_rng(mask_seq)
     sizes = {split: _count(sim, split) for split in ("train", "test")}
@@ -166,6 +166,17 @@ def _evaluate(model, x: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(y)):
         raise ValueError("problem.simulator.forward_model: returned non-finite readings")
     return y
+
+
+def _build(key: str, node):
+    """``problem.simulator.<key>`` instantiated; what its constructor refuses as an error naming the key."""
+    try:
+        return instantiate(node)
+    except Exception as exc:  # Hydra wraps the constructor's error
+        cause = exc
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        raise ValueError(f"problem.simulator.{key}: {cause}") from exc
 
 
 def _count(sim: DictConfig, split: str) -> int:
