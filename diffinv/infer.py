@@ -32,7 +32,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from diffinv.data.measurements import read_measurement
+from diffinv.data.measurements import average_repeats, read_measurement
 from diffinv.run.console import quiet_console
 from diffinv.run.errors import exits_on_bad_input
 from diffinv.run.files import write_json
@@ -63,20 +63,35 @@ def infer(cfg: DictConfig) -> dict:
         model = load_model(cfg.ckpt, sampler=OmegaConf.select(cfg, "sampler"))
         options = DensityOptions(**cfg.density)  # checked before anything is written
         readings = read_measurement(cfg.measurement, cfg.measurement_key)
+        level = model.readings_noise(cfg.noise, cfg.noise_std)  # an amortized model's input (math §19)
+        if cfg.repeats != 1:  # r readings of each state: their mean at the level / √r (math §19.2)
+            readings = average_repeats(readings, cfg.repeats)
+            level = model.readings_noise(level / np.sqrt(cfg.repeats))
         y, mask = check_measurement(model, readings, source=f"measurement: {cfg.measurement}")
     if start_run_dir(cfg.resume, out, cfg) and (done := completed_metrics(out, "summary.json")) is not None:
         return done
-    log.info(
-        "model: %s, trained on readings with %s: yours should carry the same", model.label, model.noise_label
-    )
+    if model.noise_range is None:
+        log.info(
+            "model: %s, trained on readings with %s: yours should carry the same",
+            model.label,
+            model.noise_label,
+        )
+    else:
+        log.info(
+            "model: %s, trained over %s; your readings: noise %.3g %%",
+            model.label,
+            model.noise_label,
+            100 * level,
+        )
     sampler_name = next(iter(model.module.samplers))
     chunks = out / CHUNK_DIR / sampler_name
-    x = posterior_samples(model, y, cfg.n_samples, cfg.seed, cfg.chunk_size, chunk_dir=chunks)
+    x = posterior_samples(model, y, cfg.n_samples, cfg.seed, cfg.chunk_size, chunk_dir=chunks, noise=level)
     attrs = {"ckpt": model.source, "problem": model.config.problem.name}
-    attrs |= {"noise": model.config.data.noise, "noise_std": model.noise_std}
+    sigma = model.noise_std if model.noise_range is None else level * model.noise_unit
+    attrs |= {"noise": level, "noise_std": sigma}
     log_q = None
     if cfg.log_prob:
-        log_q = {sampler_name: posterior_log_prob(model, x, y, options)}
+        log_q = {sampler_name: posterior_log_prob(model, x, y, options, noise=level)}
     write_samples(out, y, {sampler_name: x}, np.arange(len(y)), mask, attrs=attrs, log_q=log_q)
     title = f"{model.label}\nposterior given {Path(cfg.measurement).name}; trained for {model.noise_label}"
     shown = slice(0, N_FIGURE_MEASUREMENTS)
@@ -91,8 +106,10 @@ def infer(cfg: DictConfig) -> dict:
         "n_measurements": len(y),
         "n_samples": cfg.n_samples,
         "sampler": sampler_name,
-        "trained_noise": model.config.data.noise,
+        "trained_noise": OmegaConf.to_container(model.config.data).get("noise"),  # a number or a range
         "trained_noise_std": model.noise_std,
+        "readings_noise": level,
+        "repeats": cfg.repeats,
         "log_prob": bool(cfg.log_prob),
     }
     write_json(out / "summary.json", summary)

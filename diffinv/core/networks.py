@@ -94,14 +94,16 @@ class ScoreMLP(nn.Module):
 
 
 class _ResBlock(nn.Module):
-    """GroupNorm–SiLU–conv twice, the embedding added between (as a per-channel shift), a 1×1 skip where the
-    channel count changes; the second conv starts at zero, so the block starts as its skip."""
+    """GroupNorm–SiLU–conv twice, the embedding applied between them as a per-channel scale and shift of the
+    normalised features (FiLM, as the adaptive blocks of EDM's networks: added before the norm instead, a
+    per-channel shift would be removed by it), a 1×1 skip where the channel count changes; the second conv
+    starts at zero, so the block starts as its skip."""
 
     def __init__(self, channels_in: int, channels_out: int, embedding: int):
         super().__init__()
         self.norm1 = nn.GroupNorm(min(8, channels_in), channels_in)
         self.conv1 = nn.Conv2d(channels_in, channels_out, 3, padding=1)
-        self.emb = nn.Linear(embedding, channels_out)
+        self.emb = nn.Linear(embedding, 2 * channels_out)
         self.norm2 = nn.GroupNorm(min(8, channels_out), channels_out)
         self.conv2 = nn.Conv2d(channels_out, channels_out, 3, padding=1)
         nn.init.zeros_(self.conv2.weight)
@@ -110,8 +112,8 @@ class _ResBlock(nn.Module):
 
     def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         out = self.conv1(nn.functional.silu(self.norm1(h)))
-        out = out + self.emb(emb)[:, :, None, None]
-        out = self.conv2(nn.functional.silu(self.norm2(out)))
+        scale, shift = self.emb(emb)[:, :, None, None].chunk(2, dim=1)
+        out = self.conv2(nn.functional.silu(self.norm2(out) * (1 + scale) + shift))
         return self.skip(h) + out
 
 
@@ -126,7 +128,8 @@ class ScoreUNet(nn.Module):
     the convolutions see where each reading was taken. And globally: an MLP of the readings (and mask) is
     added to the noise embedding, since one reading informs the whole field through the forward model.
     ``channels`` per resolution level (each level halves the grid; h and w must be divisible by
-    2^(levels - 1)), ``blocks`` residual blocks per level.
+    2^(levels - 1)), ``blocks`` residual blocks per level. ``noise_dim`` 1: the last entry of ``y`` is an
+    amortized model's noise input (docs/math.md §19), which only the global path takes.
     """
 
     def __init__(
@@ -137,6 +140,7 @@ class ScoreUNet(nn.Module):
         sensors: list[list[float]] | None,
         bounds: list[list[float]] | None = None,
         mask_dim: int = 0,
+        noise_dim: int = 0,
         channels: tuple[int, ...] = (32, 64, 64),
         blocks: int = 1,
         embedding: int = 128,
@@ -147,8 +151,8 @@ class ScoreUNet(nn.Module):
         if grid is None or len(grid) != 2 or sensors is None:
             raise ValueError(
                 f"grid: a U-Net needs a field on a 2-D grid and its sensors' coordinates; the data file "
-                f"gives "
-                f"grid={grid} and {'no' if sensors is None else len(sensors)} sensors (docs/design.md §9)"
+                f"gives grid={grid} and {'no' if sensors is None else len(sensors)} sensors "
+                "(docs/design.md §9)"
             )
         h, w = (int(n) for n in grid)
         if h * w != x_dim:
@@ -158,13 +162,15 @@ class ScoreUNet(nn.Module):
                 f"grid {[h, w]}: each side must be divisible by 2^{len(channels) - 1} for {channels}"
             )
         sensors = torch.as_tensor(sensors, dtype=torch.float64)
-        if sensors.shape != (y_dim, 2):
+        m = y_dim - noise_dim  # the readings; an amortized model's noise input follows them
+        if sensors.shape != (m, 2):
             raise ValueError(
-                f"sensors must be (y_dim, 2) = ({y_dim}, 2) coordinates, got {tuple(sensors.shape)}"
+                f"sensors must be (y_dim - noise_dim, 2) = ({m}, 2) coordinates, got {tuple(sensors.shape)}"
             )
-        if mask_dim not in (0, y_dim):
-            raise ValueError(f"mask_dim must be 0 or y_dim={y_dim}, got {mask_dim}")
+        if mask_dim not in (0, m):
+            raise ValueError(f"mask_dim must be 0 or the number of readings {m}, got {mask_dim}")
         self.x_dim, self.y_dim, self.mask_dim, self.grid = x_dim, y_dim, mask_dim, (h, w)
+        self.readings = m
         low, high = torch.tensor([0.0, 0.0]), torch.tensor([1.0, 1.0])
         if bounds is not None:
             low, high = torch.as_tensor(bounds, dtype=torch.float64).T
@@ -173,7 +179,7 @@ class ScoreUNet(nn.Module):
             raise ValueError(f"a sensor lies outside the grid's bounds {[low.tolist(), high.tolist()]}")
         pixel = cell[:, 0] * w + cell[:, 1]
         self.register_buffer("pixel", pixel)
-        self.register_buffer("pixel_count", torch.zeros(h * w).index_add_(0, pixel, torch.ones(y_dim)))
+        self.register_buffer("pixel_count", torch.zeros(h * w).index_add_(0, pixel, torch.ones(m)))
         self.time_embedding = FourierTimeEmbedding(time_features, time_scale)
         self.embed = nn.Sequential(
             nn.Linear(self.time_embedding.dim, embedding), nn.SiLU(), nn.Linear(embedding, embedding)
@@ -211,11 +217,12 @@ class ScoreUNet(nn.Module):
         ScoreMLP._check(self, x, t, y, mask)
         batch = x.shape[:-1]
         x, t, y = x.reshape(-1, self.x_dim), t.reshape(-1), y.reshape(-1, self.y_dim)
-        on = torch.ones_like(y) if mask is None else mask.reshape(-1, self.y_dim).to(y.dtype)
-        images = torch.stack([x, self._scatter(y * on), self._scatter(on)], dim=1)
+        readings = y[:, : self.readings]
+        on = torch.ones_like(readings) if mask is None else mask.reshape(-1, self.readings).to(y.dtype)
+        images = torch.stack([x, self._scatter(readings * on), self._scatter(on)], dim=1)
         h = self.stem(images.reshape(-1, 3, *self.grid))
-        readings = torch.cat([y, on], dim=-1) if self.mask_dim else y
-        emb = self.embed(self.time_embedding(t.to(x.dtype))) + self.embed_readings(readings)
+        conditions = torch.cat([y, on], dim=-1) if self.mask_dim else y
+        emb = self.embed(self.time_embedding(t.to(x.dtype))) + self.embed_readings(conditions)
         emb = nn.functional.silu(emb)
         skips = []
         for layer in self.down:

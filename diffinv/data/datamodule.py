@@ -22,7 +22,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from diffinv.data.noise import add_noise, noise_std, noisy_test_readings
+from diffinv.data.noise import add_noise, noise_feature, noise_range, noise_std, noisy_test_readings
 from diffinv.data.schema import Dataset, read_dataset
 
 NORMALISATIONS = ("standard", "minmax", "none")
@@ -118,7 +118,7 @@ class PairedDataModule(pl.LightningDataModule):
         self,
         path: str,
         batch_size: int = 1000,
-        noise: float = 0.0,
+        noise: float | list[float] = 0.0,
         fresh_noise_each_epoch: bool = True,
         normalisation: str = "standard",
         seed: int = 0,
@@ -126,7 +126,11 @@ class PairedDataModule(pl.LightningDataModule):
         super().__init__()
         if normalisation not in NORMALISATIONS:
             raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
-        self.path, self.batch_size, self.noise = path, batch_size, float(noise)
+        # one level, or a range for an amortized model (docs/math.md §19), whose test readings take the level
+        # chosen by use_noise (the evaluation's); until then the range's geometric middle
+        self.noise_range = noise_range(noise)
+        self.noise = float(noise) if self.noise_range is None else float(np.sqrt(np.prod(self.noise_range)))
+        self.path, self.batch_size = path, batch_size
         self.fresh_noise_each_epoch, self.normalisation, self.seed = (
             fresh_noise_each_epoch,
             normalisation,
@@ -141,7 +145,20 @@ class PairedDataModule(pl.LightningDataModule):
         train = self.dataset.train
         self.x_norm = Affine.fit(train.x, self.normalisation)
         self.y_norm = Affine.fit(train.y_clean, self.normalisation)
-        self.noise_std = noise_std(train.y_clean, self.noise)
+        self.noise_unit = noise_std(train.y_clean, 1.0)  # σ_n of the level 1 (100 %)
+        self.noise_std = self.noise * self.noise_unit
+
+    def use_noise(self, level: float) -> None:
+        """Test readings (and the network's noise input) at ``level`` (``data.noise`` units), which an
+        amortized model must have been trained for."""
+        if self.noise_range is not None and not self.noise_range[0] <= level <= self.noise_range[1]:
+            low, high = self.noise_range
+            raise ValueError(
+                f"noise level {level}: outside the range the model was trained on, [{low}, {high}]"
+            )
+        if self.noise_range is None and level != self.noise:
+            raise ValueError(f"noise level {level}: the model was trained at data.noise={self.noise} only")
+        self.noise, self.noise_std = float(level), float(level) * self.noise_unit
 
     def x_scale(self) -> float:
         """σ_data of docs/math.md §13.1 measured on this data: the root mean square over components of the
@@ -151,7 +168,12 @@ class PairedDataModule(pl.LightningDataModule):
         return float(np.sqrt((self.x_norm.forward(self.dataset.train.x).var(axis=0)).mean()))
 
     def normalise_y(self, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        return network_measurements(self.y_norm, y, mask)
+        """Readings as the network takes them: normalised, switched-off ones filled, and for an amortized
+        model the noise input of the current level appended (docs/math.md §19.1)."""
+        y = network_measurements(self.y_norm, y, mask)
+        if self.noise_range is None:
+            return y
+        return np.concatenate([y, np.full((len(y), 1), noise_feature(self.noise, *self.noise_range))], axis=1)
 
     def noisy(self, y_clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return add_noise(y_clean, self.noise_std, rng)
@@ -175,8 +197,16 @@ class PairedDataModule(pl.LightningDataModule):
 
         @functools.lru_cache(maxsize=1)
         def noisy_measurements(draw: int) -> torch.Tensor:
-            y = self.noisy(train.y_clean, np.random.default_rng([self.seed, 1, draw]))
-            return torch.as_tensor(self.normalise_y(y, train.mask), dtype=torch.float32, device=device)
+            rng = np.random.default_rng([self.seed, 1, draw])
+            if self.noise_range is None:
+                y = self.normalise_y(self.noisy(train.y_clean, rng), train.mask)
+            else:  # a level per pair, log-uniform over the range (docs/math.md §19.1)
+                low, high = np.log(self.noise_range)
+                level = np.exp(rng.uniform(low, high, size=(len(train.y_clean), 1)))
+                noisy = train.y_clean + level * self.noise_unit * rng.standard_normal(train.y_clean.shape)
+                y = network_measurements(self.y_norm, noisy, train.mask)
+                y = np.concatenate([y, noise_feature(level, *self.noise_range)], axis=1)
+            return torch.as_tensor(y, dtype=torch.float32, device=device)
 
         def make_epoch(epoch: int) -> torch.Tensor:
             return noisy_measurements(epoch if self.fresh_noise_each_epoch else 0)
@@ -190,5 +220,9 @@ class PairedDataModule(pl.LightningDataModule):
         return ShuffledBatches(x, make_epoch, mask, self.batch_size, self.seed, epoch, rank, world_size)
 
     def state(self) -> dict:
-        """Normalisation and noise, stored in the checkpoint so evaluation maps samples back to raw units."""
-        return {"x": self.x_norm.state(), "y": self.y_norm.state(), "noise_std": self.noise_std}
+        """Normalisation and noise, stored in the checkpoint so evaluation maps samples back to raw units (and
+        an amortized model's range and σ_n per unit level, so readings of any level in it can be given)."""
+        state = {"x": self.x_norm.state(), "y": self.y_norm.state(), "noise_std": self.noise_std}
+        if self.noise_range is not None:
+            state |= {"noise_range": list(self.noise_range), "noise_unit": self.noise_unit}
+        return state

@@ -94,3 +94,25 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def average_repeats(y: np.ndarray, repeats: int) -> np.ndarray:
+    """Readings of ``repeats`` independent measurements of each state (consecutive rows of ``y``, (n·r, m))
+    as their means (n, m): with Gaussian noise of one σ_n these carry all the information of the r readings,
+    at σ_n/√r (docs/math.md §19.2). A group's switched-off sensors (NaN) must be the same in every row."""
+    y = np.asarray(y, dtype=np.float64)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise MeasurementError(f"repeats must be an integer >= 1, got {repeats!r}")
+    if y.ndim != 2 or len(y) % repeats:
+        raise MeasurementError(
+            f"repeats={repeats}: {len(y)} rows of readings are not whole groups of {repeats} (one per state)"
+        )
+    groups = y.reshape(-1, repeats, y.shape[1])
+    off = np.isnan(groups)
+    if (off != off[:, :1]).any():
+        group = int(np.flatnonzero((off != off[:, :1]).any(axis=(1, 2)))[0])
+        raise MeasurementError(
+            f"repeats={repeats}: the readings of state {group + 1} (rows {group * repeats + 1}–"
+            f"{(group + 1) * repeats}) switch off different sensors; repeated readings must share them"
+        )
+    return groups.mean(axis=1)

@@ -3,7 +3,8 @@ test readings without Lightning (the MCMC reference posteriors, docs/design.md �
 
 ``σ_n = noise × mean|y_clean|`` over the training split; the test readings are ``y_clean + σ_n e`` with ``e``
 drawn for every test case at once from ``numpy.random.default_rng([seed, 2])``, so a case's reading does not
-depend on how many cases are scored.
+depend on how many cases are scored. An amortized model (docs/math.md §19) trains on a range of levels and
+takes the level as an input (:func:`noise_feature`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,26 @@ TEST_NOISE_STREAM = 2  # default_rng([seed, 2]): the test readings' noise (1: tr
 def noise_std(train_y_clean: np.ndarray, noise: float) -> float:
     """σ_n in raw units for a noise level ``noise`` given as a fraction of the training mean |y_clean|."""
     return float(noise) * float(np.abs(train_y_clean).mean())
+
+
+def noise_range(noise) -> tuple[float, float] | None:
+    """``data.noise`` given as a range ``[low, high]`` (an amortized model, docs/math.md §19): the range,
+    checked; None for one level (a number)."""
+    if isinstance(noise, int | float) and not isinstance(noise, bool):
+        return None
+    try:
+        low, high = (float(v) for v in noise)
+    except (TypeError, ValueError):
+        raise ValueError(f"data.noise must be a number >= 0 or a range [low, high], got {noise!r}") from None
+    if not 0 < low < high:
+        raise ValueError(f"data.noise range [{low}, {high}]: need 0 < low < high")
+    return low, high
+
+
+def noise_feature(fraction, low: float, high: float):
+    """The network's input for a noise level (a fraction, docs/problems.md §2.4) of an amortized model:
+    ``log`` of it mapped from ``[log low, log high]`` to ``[-1, 1]`` (docs/math.md §19.1)."""
+    return 2 * (np.log(fraction) - np.log(low)) / (np.log(high) - np.log(low)) - 1
 
 
 def add_noise(y_clean: np.ndarray, std: float, rng: np.random.Generator) -> np.ndarray:

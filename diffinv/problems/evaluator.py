@@ -9,15 +9,18 @@ family's report. Nothing looks at metric names or config values to tell families
 
 from __future__ import annotations
 
+import copy
 import logging
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from diffinv.data.datamodule import PairedDataModule
+from diffinv.run.files import write_json, write_text
+from diffinv.run.labels import noise_label
 from diffinv.training.module import ScoreModule
 from diffinv.training.posterior import SamplingPlan
 
@@ -82,10 +85,37 @@ class Evaluator(ABC):
 def run_evaluator(cfg: DictConfig, module: ScoreModule, datamodule: PairedDataModule, out: Path) -> dict:
     """The run's evaluator (``cfg.problem.evaluator``) with the run's sampling plan (``cfg.evaluation``); its
     metrics with the noise of the run's readings in both units, ``data/noise`` (the fraction) and
-    ``data/noise_std`` (σ_n, docs/problems.md §2.4)."""
+    ``data/noise_std`` (σ_n, docs/problems.md §2.4).
+
+    A model trained over a range of noise levels (``data.noise=[low, high]``, docs/math.md §19) is scored at
+    each of ``evaluation.noise_levels``: the test readings at that level, everything the evaluator writes in
+    ``out/levels/noise_<level>/`` with a ``config.yaml`` that names the level as ``data.noise`` (and the
+    trained range as ``data.trained_noise``) and its ``metrics.json``, so that ``diffinv.report`` shows one
+    row per level beside models trained at one level. The run's own metrics are then only the level count
+    (``eval/noise_levels``); each level's summary goes to the log."""
     evaluator: Evaluator = instantiate(cfg.problem.evaluator)
-    metrics = evaluator(module, datamodule, Path(out), SamplingPlan(**cfg.evaluation))
-    return metrics | {"data/noise": datamodule.noise, "data/noise_std": datamodule.noise_std}
+    plan = SamplingPlan(**{k: v for k, v in cfg.evaluation.items() if k != "noise_levels"})
+    levels = OmegaConf.select(cfg, "evaluation.noise_levels")
+    if not levels:
+        metrics = evaluator(module, datamodule, Path(out), plan)
+        return metrics | {"data/noise": datamodule.noise, "data/noise_std": datamodule.noise_std}
+    config = OmegaConf.to_container(cfg, resolve=True)
+    for level in levels:
+        datamodule.use_noise(float(level))
+        where = Path(out) / "levels" / f"noise_{level:g}"
+        metrics = evaluator(module, datamodule, where, plan)
+        metrics |= {"data/noise": datamodule.noise, "data/noise_std": datamodule.noise_std}
+        level_config = copy.deepcopy(config)
+        level_config["data"] |= {"noise": float(level), "trained_noise": config["data"]["noise"]}
+        level_config["evaluation"]["noise_levels"] = None
+        write_text(where / "config.yaml", OmegaConf.to_yaml(level_config))
+        write_json(where / "metrics.json", metrics)
+        log.info(
+            "%s: summary (every number: %s)\n%s",
+            noise_label(datamodule.noise, datamodule.noise_std), where / "metrics.json",
+            type(evaluator).summary(metrics),
+        )  # fmt: skip
+    return {"eval/noise_levels": float(len(levels))}
 
 
 def samplers(metrics: dict[str, float]) -> list[str]:
@@ -120,5 +150,8 @@ def evaluator_class(cfg: DictConfig) -> type[Evaluator]:
 def announce(cfg: DictConfig, metrics: dict[str, float], out: Path) -> None:
     """The end of a run of ``diffinv.train`` or ``diffinv.evaluate``: the evaluator's summary of
     ``metrics`` into the log (console and ``<task>.log``), then ``results: DIR`` (docs/usage.md §2)."""
-    log.info("summary (every number: metrics.json)\n%s", evaluator_class(cfg).summary(metrics))
+    if "eval/noise_levels" in metrics:  # an amortized model: one summary per level, logged as each was scored
+        log.info("summary: one per noise level above (levels/noise_<level>/metrics.json)")
+    else:
+        log.info("summary (every number: metrics.json)\n%s", evaluator_class(cfg).summary(metrics))
     print(f"results: {out.resolve()}")

@@ -41,10 +41,16 @@ NOT_SETTINGS = (
 
 
 def find_runs(directory: Path) -> list[Path]:
-    """``directory`` itself if it is a run, else every run below it (a multirun's numbered folders)."""
-    if (directory / "metrics.json").is_file():
+    """``directory`` itself if it is a run, else every run below it (a multirun's numbered folders); a run of
+    a model trained over a range of noise levels is its levels' folders (``levels/noise_<level>``, each a run
+    of one level: docs/math.md §19)."""
+    if (directory / "metrics.json").is_file() and not (directory / "levels").is_dir():
         return [directory]
-    runs = sorted(p.parent for p in directory.rglob("metrics.json") if (p.parent / "config.yaml").is_file())
+    runs = sorted(
+        p.parent
+        for p in directory.rglob("metrics.json")
+        if (p.parent / "config.yaml").is_file() and not (p.parent / "levels").is_dir()
+    )
     if not runs:
         raise FileNotFoundError(f"{directory}: no run directories (metrics.json + config.yaml) found")
     return runs

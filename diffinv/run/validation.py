@@ -27,7 +27,7 @@ POSITIVE_INTEGERS = (
     "torch_threads",
 )
 POSITIVE_NUMBERS = ("optimizer.lr",)
-NON_NEGATIVE_NUMBERS = ("data.noise",)
+NON_NEGATIVE_NUMBERS = ("data.noise",)  # or, for data.noise, a range [low, high] (docs/math.md §19)
 
 
 def validate(cfg: DictConfig) -> None:
@@ -37,6 +37,13 @@ def validate(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}: must be an integer >= 1, got {value!r}")
     for key in POSITIVE_NUMBERS + NON_NEGATIVE_NUMBERS:
         value = OmegaConf.select(cfg, key)
+        if key == "data.noise" and OmegaConf.is_list(value):
+            continue  # a range: the datamodule checks it, then _check_noise_levels
+        if key == "data.noise" and OmegaConf.select(cfg, "evaluation.noise_levels"):
+            raise ConfigError(
+                f"evaluation.noise_levels: a model trained at one level (data.noise={value}) is scored at "
+                "that level only; train over a range (data.noise=[low,high]) to score several"
+            )
         low_ok = (lambda v: v >= 0) if key in NON_NEGATIVE_NUMBERS else (lambda v: v > 0)
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise ConfigError(f"{key}: must be a finite number, got {value!r}")
@@ -44,6 +51,8 @@ def validate(cfg: DictConfig) -> None:
             bound = ">= 0" if key in NON_NEGATIVE_NUMBERS else "> 0"
             raise ConfigError(f"{key}: must be {bound}, got {value!r}")
     _build("data", cfg.data, path=None)  # its constructor checks normalisation etc.; no data is read
+    if OmegaConf.is_list(cfg.data.noise):
+        _check_noise_levels(cfg)
     evaluator = _build("problem.evaluator", cfg.problem.evaluator)
     _check_clean_measurements(cfg, evaluator)
     _check_schedule(cfg)
@@ -75,12 +84,14 @@ def fill_from_data(cfg: DictConfig, dataset) -> None:
     model is built once with them, outside the run's random stream, so that a size it refuses is reported as
     a config error."""
     attrs = dataset.attrs
+    noise_dim = int(OmegaConf.is_list(OmegaConf.select(cfg, "data.noise")))  # an amortized model's input
     found = {
         "x_dim": dataset.x_dim,
-        "y_dim": dataset.y_dim,
+        "y_dim": dataset.y_dim + noise_dim,
         "mask_dim": dataset.y_dim if dataset.has_mask else 0,
     }
     with open_dict(cfg.problem):
+        cfg.problem.noise_dim = noise_dim
         for key, value in found.items():
             given = cfg.problem.get(key)
             if given is None:
@@ -120,11 +131,27 @@ def _check_model(cfg: DictConfig) -> None:
     _build("model", probe.model, **_measured_later(probe.model))
 
 
+def _check_noise_levels(cfg: DictConfig) -> None:
+    """``data.noise=[low, high]`` (an amortized model, docs/math.md §19; the range checked by the
+    datamodule): the levels the run scores (``evaluation.noise_levels``, required) inside it."""
+    low, high = (float(v) for v in cfg.data.noise)
+    levels = OmegaConf.select(cfg, "evaluation.noise_levels")
+    if not levels:
+        raise ConfigError(
+            f"evaluation.noise_levels: a model trained over data.noise=[{low}, {high}] is scored at the "
+            "levels listed here (e.g. [0.01,0.05,0.2]); none given"
+        )
+    outside = [level for level in levels if not low <= level <= high]
+    if outside:
+        raise ConfigError(f"evaluation.noise_levels: {outside} outside the trained range [{low}, {high}]")
+
+
 def _check_clean_measurements(cfg: DictConfig, evaluator) -> None:
     """An evaluator that scores against the clean test measurements (the 2-D densities' bands,
     docs/problems.md §1) needs a model trained on clean ones: noisy training y would compare two different
     conditionals."""
-    if evaluator.needs_clean_measurements and cfg.data.noise > 0:
+    amortized = OmegaConf.is_list(cfg.data.noise)
+    if evaluator.needs_clean_measurements and (amortized or cfg.data.noise > 0):
         raise ConfigError(
             f"data.noise: the 2-D density problem {cfg.problem.name!r} is scored against the bands of its "
             f"clean y (docs/problems.md §1), so it is trained on clean y; got data.noise={cfg.data.noise}. "

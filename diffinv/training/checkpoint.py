@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from diffinv.data.datamodule import Affine, PairedDataModule
+from diffinv.data.datamodule import Affine, PairedDataModule, network_measurements
+from diffinv.data.noise import noise_feature
 from diffinv.run.errors import ConfigError
 from diffinv.run.labels import noise_label, run_label
 from diffinv.run.validation import validate
@@ -36,6 +37,53 @@ class TrainedModel:
     source: str
     noise_std: float  # the readings' noise the model was trained for (raw units)
     global_step: int
+    noise_range: tuple[float, float] | None = None  # an amortized model's data.noise range (docs/math.md §19)
+    noise_unit: float | None = None  # σ_n of the level 1 (data.noise units to raw units)
+
+    @property
+    def noise_dim(self) -> int:
+        """1 for an amortized model, whose last network input is the readings' noise level."""
+        return int(self.noise_range is not None)
+
+    def readings_noise(self, noise: float | None = None, noise_std: float | None = None) -> float:
+        """The level (``data.noise`` units) of readings with ``noise`` (a fraction) or ``noise_std`` (σ_n,
+        raw units): required by an amortized model, inside its range; a one-level model takes its own level
+        only (None: that one)."""
+        if noise is not None and noise_std is not None:
+            raise ValueError("noise, noise_std: give the readings' noise level one way, not both")
+        if noise_std is not None:
+            unit = self.noise_unit if self.noise_unit else self.noise_std / float(self.config.data.noise or 1)
+            noise = float(noise_std) / unit
+        if self.noise_range is None:
+            trained = float(self.config.data.noise)
+            if noise is not None and not np.isclose(noise, trained, rtol=1e-6):
+                raise ValueError(
+                    f"noise: readings at level {noise:.4g}, but the model ({self.source}) was trained at "
+                    f"data.noise={trained} only; train over a range (data.noise=[low,high]) for other levels"
+                )
+            return trained
+        low, high = self.noise_range
+        if noise is None:
+            raise ValueError(
+                f"noise: the model ({self.source}) was trained over data.noise=[{low}, {high}]; give the "
+                "readings' level (noise=<fraction> or noise_std=<sigma_n>)"
+            )
+        if not low <= noise <= high:
+            raise ValueError(
+                f"noise: readings at level {noise:.4g} lie outside the range the model was trained on, "
+                f"[{low}, {high}] (data.noise units)"
+            )
+        return float(noise)
+
+    def network_inputs(self, y: np.ndarray, mask: np.ndarray | None, noise: float) -> np.ndarray:
+        """Readings (physical units, NaN off) as the network takes them, with an amortized model's noise
+        input for ``noise`` (:meth:`readings_noise`; docs/math.md §19.1)."""
+        y_in = network_measurements(self.y_norm, np.nan_to_num(y, nan=0.0), mask)
+        if self.noise_range is None:
+            return y_in
+        return np.concatenate(
+            [y_in, np.full((len(y_in), 1), noise_feature(noise, *self.noise_range))], axis=1
+        )
 
     @property
     def label(self) -> str:
@@ -46,6 +94,8 @@ class TrainedModel:
     def noise_label(self) -> str:
         """The noise of the readings the model was trained for, ``data.noise`` and σ_n: ``noise 5 % (σ_n =
         5.88)``."""
+        if self.noise_range is not None:
+            return noise_label(list(self.noise_range))
         return noise_label(self.config.data.noise, self.noise_std)
 
     @property
@@ -55,7 +105,8 @@ class TrainedModel:
     def check_data(self, datamodule: PairedDataModule) -> None:
         """Refuse data the network cannot take (other dimensions) or was not trained on (other statistics)."""
         data, net = datamodule.dataset, self.module.network
-        for key, data_dim, net_dim in (("x", data.x_dim, net.x_dim), ("y", data.y_dim, net.y_dim)):
+        readings = net.y_dim - self.noise_dim
+        for key, data_dim, net_dim in (("x", data.x_dim, net.x_dim), ("y", data.y_dim, readings)):
             if data_dim != net_dim:
                 raise ConfigError(
                     f"data: {data.path} has {key} of dimension {data_dim}; the network of {self.source} "
@@ -97,6 +148,8 @@ def load_model(
         source=str(ckpt),
         noise_std=float(norm["noise_std"]),
         global_step=int(checkpoint["global_step"]),
+        noise_range=tuple(norm["noise_range"]) if "noise_range" in norm else None,
+        noise_unit=norm.get("noise_unit"),
     )
 
 

@@ -29,8 +29,7 @@ import numpy as np
 import torch
 
 from diffinv.core.samplers import end_width_error
-from diffinv.data.datamodule import network_measurements
-from diffinv.data.measurements import MeasurementError
+from diffinv.data.measurements import MeasurementError, average_repeats
 from diffinv.run.console import progress
 from diffinv.run.files import write_atomic
 from diffinv.run.threads import torch_threads
@@ -182,7 +181,7 @@ def check_measurement(
     """``y`` as rows (n, m) of the model's m readings, once checked against ``model``, and the mask it
     implies (True = sensor on; None when the model takes no masks and every reading is given). One
     measurement given as one column (m, 1) is read as the row it is (docs/usage.md §6)."""
-    expected = model.module.network.y_dim
+    expected = model.module.network.y_dim - model.noise_dim  # an amortized model's noise input is not read
     if y.shape == (expected, 1) and expected > 1:
         y = y.T
     if y.ndim != 2 or y.shape[1] != expected:
@@ -221,14 +220,26 @@ def posterior_samples(
     chunk_size: int = SamplingPlan.chunk_size,
     chunk_dir: str | Path | None = None,
     threads: int | None = None,
+    noise: float | None = None,
+    noise_std: float | None = None,
+    repeats: int = 1,
 ) -> np.ndarray:
     """Posterior samples (n, n_samples, d) in physical units for measurements ``y`` (m,) or (n, m) in physical
     units (NaN = switched-off sensor), with the model's first sampler. ``chunk_dir`` keeps finished batches
     (a rerun reuses them). ``threads``: torch CPU threads for this call (None: the run's ``torch_threads``,
-    as the command line uses; the caller's own count is restored afterwards)."""
+    as the command line uses; the caller's own count is restored afterwards). ``noise`` (``data.noise``
+    units) or ``noise_std`` (σ_n): the readings' noise level, which a model trained over a range needs
+    (docs/math.md §19; :meth:`~diffinv.training.checkpoint.TrainedModel.readings_noise`). ``repeats`` r > 1:
+    every r consecutive rows of ``y`` are independent readings of one state at that level, sampled as
+    their mean at the level divided by √r (docs/math.md §19.2), which an amortized model's range must hold;
+    the result then has one row per state."""
+    level = model.readings_noise(noise, noise_std)
+    if repeats != 1:
+        y = average_repeats(np.atleast_2d(np.asarray(y, dtype=np.float64)), repeats)
+        level = model.readings_noise(level / np.sqrt(repeats))
     y, mask = check_measurement(model, np.atleast_2d(np.asarray(y, dtype=np.float64)))
     (sampler, *_) = model.module.samplers.values()
-    y_in = network_measurements(model.y_norm, np.nan_to_num(y, nan=0.0), mask)
+    y_in = model.network_inputs(y, mask, level)
     plan = SamplingPlan(n_samples=n_samples, chunk_size=chunk_size, seed=seed)
     n_threads = model.config.torch_threads if threads is None else threads
     with tempfile.TemporaryDirectory() as tmp, torch_threads(n_threads):
@@ -243,12 +254,15 @@ def posterior_log_prob(
     y,
     options: DensityOptions | None = None,
     threads: int | None = None,
+    noise: float | None = None,
+    noise_std: float | None = None,
 ) -> np.ndarray:
     """``log q(x | y)`` in physical units (docs/math.md §17) of points ``x`` (n, k, d) — e.g. what
     :func:`~diffinv.training.posterior.posterior_samples` returns — for measurements ``y`` (m,) or (n, m) in
     physical units (NaN = switched-off sensor); one measurement and ``x`` (k, d) give (k,), else (n, k).
     ``q`` is the law of the model's probability-flow ODE sampler started from the prior
-    ``N(0, prior_std² I)``, at ``t_eps``."""
+    ``N(0, prior_std² I)``, at ``t_eps``; ``noise``/``noise_std`` as for :func:`posterior_samples`."""
+    level = model.readings_noise(noise, noise_std)
     single = np.ndim(y) == 1
     y, mask = check_measurement(model, np.atleast_2d(np.asarray(y, dtype=np.float64)))
     x = np.asarray(x, dtype=np.float64)
@@ -258,7 +272,7 @@ def posterior_log_prob(
             f"x: shape {x.shape}, expected ({len(y)}, k, {model.module.network.x_dim}) for {len(y)} "
             f"measurement(s) of a model with {model.module.network.x_dim} unknowns"
         )
-    y_in = network_measurements(model.y_norm, np.nan_to_num(y, nan=0.0), mask)
+    y_in = model.network_inputs(y, mask, level)
     n_threads = model.config.torch_threads if threads is None else threads
     with torch_threads(n_threads):
         out = log_prob_in_batches(

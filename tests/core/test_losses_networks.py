@@ -138,7 +138,7 @@ def test_unet_keeps_batch_shapes_and_starts_at_zero():
         ({"grid": None}, "a U-Net needs a field on a 2-D grid"),
         ({"grid": [4, 5]}, "has 20 points, but x_dim=16"),
         ({"grid": [2, 8], "channels": (8, 8, 8)}, "divisible by 2^2"),
-        ({"sensors": [[0.0, 0.0]] * 5 + [[0.5, 0.5]]}, "sensors must be (y_dim, 2)"),
+        ({"sensors": [[0.0, 0.0]] * 5 + [[0.5, 0.5]]}, "sensors must be (y_dim - noise_dim, 2)"),
         ({"sensors": [[0.0, 0.0]] * 4 + [[1.5, 0.5]]}, "outside the grid's bounds"),
     ],
 )
@@ -148,3 +148,20 @@ def test_unet_refuses_what_does_not_fit(kwargs, message):
     args = {"grid": [4, 4], "sensors": [[0.0, 0.0]] * 5, "channels": (8, 8)} | kwargs
     with pytest.raises(ValueError, match=re.escape(message)):
         ScoreUNet(16, 5, **args)
+
+
+def test_unet_takes_an_amortized_models_noise_input_in_its_global_path():
+    """noise_dim=1 (docs/math.md §19.1): y's last entry is the noise level, not a reading at a sensor."""
+    from diffinv.core.networks import ScoreUNet
+
+    sensors = [[0.0, 0.0], [1.0, 1.0], [0.5, 0.5]]
+    net = ScoreUNet(16, 4, grid=[4, 4], sensors=sensors, noise_dim=1, channels=(8, 8))
+    for p in net.parameters():
+        p.data.add_(0.05 * torch.randn_like(p))
+    x, t, y = torch.randn(2, 16), torch.rand(2), torch.randn(2, 4)
+    assert net._scatter(y[:, :3]).shape == (2, 16)
+    other_level = y.clone()
+    other_level[:, -1] += 1
+    assert not torch.allclose(net(x, t, y), net(x, t, other_level))
+    with pytest.raises(ValueError, match=r"\(y_dim - noise_dim, 2\) = \(2, 2\) coordinates, got \(3, 2\)"):
+        ScoreUNet(16, 3, grid=[4, 4], sensors=sensors, noise_dim=1, channels=(8, 8))

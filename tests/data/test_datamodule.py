@@ -173,3 +173,44 @@ def test_test_measurements_have_fixed_noise_independent_of_how_many(tmp_path):
     assert residual.std() == pytest.approx(dm.noise_std, rel=0.1) and dm.noise_std > 0
     other_seed = loaded(path, noise=0.2, seed=5).test_measurements(5)[1]
     assert not np.allclose(y, other_seed)
+
+
+def test_an_amortized_model_trains_on_a_log_uniform_level_per_pair(tmp_path):
+    """data.noise=[low, high] (docs/math.md §19.1): each pair's level is log-uniform on the range, fresh each
+    epoch, its noise that level's σ_n, and the network's last input the level mapped to [-1, 1]."""
+    from diffinv.data.noise import noise_feature
+
+    path = make_file(tmp_path / "d.h5", n_train=20_000)
+    dm = PairedDataModule(str(path), batch_size=1000, noise=[0.01, 0.5], normalisation="none")
+    dm.setup("fit")
+    batches = dm.train_dataloader()
+    y = batches.make_epoch(0).double().numpy()  # every pair's network input, in the file's order
+    assert y.shape == (20_000, 5)
+    level = np.exp((y[:, -1] + 1) / 2 * np.log(50) + np.log(0.01))
+    np.testing.assert_allclose(noise_feature(level, 0.01, 0.5), y[:, -1], atol=1e-6)
+    u = np.log(level / 0.01) / np.log(50)  # uniform on [0, 1] for a log-uniform level
+    assert 0 <= u.min() and u.max() <= 1 and abs(u.mean() - 0.5) < 0.01 and abs(u.var() - 1 / 12) < 0.005
+    unit = np.abs(dm.dataset.train.y_clean).mean()
+    e = (y[:, :-1] - dm.dataset.train.y_clean) / (level[:, None] * unit)
+    assert abs(e.mean()) < 0.01 and abs(e.std() - 1) < 0.01  # float32 inputs: within 1e-3 of exact
+    assert not np.allclose(batches.make_epoch(1).numpy()[:, -1], y[:, -1])  # fresh levels each epoch
+
+
+def test_the_level_of_an_amortized_models_test_readings(tmp_path):
+    dm = loaded(make_file(tmp_path / "d.h5"), noise=[0.01, 0.5], normalisation="none")
+    assert dm.noise == pytest.approx(np.sqrt(0.005))  # the range's geometric middle until chosen
+    dm.use_noise(0.2)
+    _, y, _ = dm.test_measurements()
+    unit = np.abs(dm.dataset.train.y_clean).mean()
+    assert dm.noise_std == pytest.approx(0.2 * unit)
+    np.testing.assert_allclose(np.std(y - dm.dataset.test.y_clean), 0.2 * unit, rtol=0.1)
+    assert dm.normalise_y(y)[:, -1] == pytest.approx(2 * np.log(20) / np.log(50) - 1)
+    assert dm.state()["noise_range"] == [0.01, 0.5] and dm.state()["noise_unit"] == pytest.approx(unit)
+    with pytest.raises(ValueError, match=r"outside the range the model was trained on, \[0.01, 0.5\]"):
+        dm.use_noise(0.6)
+    one = loaded(make_file(tmp_path / "e.h5"), noise=0.05)
+    with pytest.raises(ValueError, match="trained at data.noise=0.05 only"):
+        one.use_noise(0.1)
+    for bad in ([0.5, 0.01], [0, 0.1], [0.1], "lots"):
+        with pytest.raises(ValueError, match="data.noise"):
+            PairedDataModule("x.h5", noise=bad)

@@ -161,6 +161,8 @@ def test_infer_writes_the_documented_samples_and_summary(tanh_run, tmp_path):
         "sampler": "ode",
         "trained_noise": 0.0,
         "trained_noise_std": 0.0,
+        "readings_noise": 0.0,
+        "repeats": 1,
         "log_prob": True,
     }
 
