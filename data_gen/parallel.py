@@ -9,18 +9,49 @@ pickles; ``stats`` is whatever the caller wants back per chunk (Newton counts, s
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 
-from data_gen.fem.chunks import ChunkPlan
+from data_gen.fem.chunks import ChunkPlan, fingerprint
 from diffinv.run.console import Progress
 
+log = logging.getLogger(__name__)
 _worker: dict = {}  # the per-process model and solve function, set by _start_worker
+
+
+def plan_shard(cfg: DictConfig, x: np.ndarray) -> tuple[ChunkPlan, list[int]]:
+    """The chunks of the inputs ``x`` (next to ``cfg.out``, fingerprinted by ``cfg.problem`` and the seed) and
+    those of this shard (``cfg.shard`` of ``cfg.num_shards``) not yet on disk."""
+    out = Path(cfg.out)
+    plan = ChunkPlan(
+        directory=out.parent / f"{out.name}.parts",
+        fingerprint=fingerprint(OmegaConf.to_yaml(cfg.problem, resolve=True), str(cfg.seed)),
+        total=len(x),
+        size=int(cfg.chunk_size),
+    )
+    mine = plan.shard(int(cfg.shard), int(cfg.num_shards))
+    todo = [i for i in mine if not plan.is_done(i, x[slice(*plan.bounds(i))])]
+    log.info(
+        "%s shard %d/%d: %d chunks of %d samples, %d already done, %d to solve",
+        cfg.problem.name, cfg.shard, cfg.num_shards, len(mine), plan.size, len(mine) - len(todo), len(todo),
+    )  # fmt: skip
+    return plan, todo
+
+
+def merged(plan: ChunkPlan, x: np.ndarray) -> np.ndarray | None:
+    """Every chunk's outputs in order, once all shards' chunks are on disk; None (logged) until then."""
+    if missing := plan.missing():
+        log.info("%d chunks of other shards still missing; the last shard to finish merges", len(missing))
+        return None
+    return plan.merge(x)
 
 
 def solve_chunks(

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from data_gen.fem.chunks import ChunkPlan, fingerprint
 from data_gen.fem.masks import sample_masks
-from data_gen.parallel import solve_chunks
+from data_gen.parallel import merged, plan_shard, solve_chunks
 from data_gen.priors import as_prior
 from diffinv.data.schema import Split, write_dataset
 
@@ -126,29 +124,10 @@ def file_attrs(cfg: DictConfig, prior, model, forward_map: np.ndarray | None) ->
 
 def _solve(cfg: DictConfig, model_cfg: dict, x: np.ndarray) -> np.ndarray | None:
     """Every reading by the model, chunk by chunk; None while other shards' chunks are missing."""
-    out = Path(cfg.out)
-    plan = ChunkPlan(
-        directory=out.parent / f"{out.name}.parts",
-        fingerprint=fingerprint(OmegaConf.to_yaml(cfg.problem, resolve=True), str(cfg.seed)),
-        total=len(x),
-        size=int(cfg.chunk_size),
-    )
-    mine = plan.shard(int(cfg.shard), int(cfg.num_shards))
-    todo = [i for i in mine if not plan.is_done(i, x[slice(*plan.bounds(i))])]
-    log.info(
-        "%s shard %d/%d: %d chunks, %d to solve",
-        cfg.problem.name,
-        cfg.shard,
-        cfg.num_shards,
-        len(mine),
-        len(todo),
-    )
+    plan, todo = plan_shard(cfg, x)
     if todo:
         solve_chunks(plan, x, todo, model_cfg, solve_batch, cfg.workers, cfg.problem.name)
-    if missing := plan.missing():
-        log.info("%d chunks of other shards still missing; the last shard to finish merges", len(missing))
-        return None
-    return plan.merge(x)
+    return merged(plan, x)
 
 
 def solve_batch(model, x: np.ndarray) -> tuple[np.ndarray, None]:

@@ -93,12 +93,10 @@ def train(cfg: DictConfig) -> dict:
     module = build_module(cfg)
     module.start_rng = torch.get_rng_state()  # where one process's draws start (ScoreModule.on_train_start)
     label = run_label(cfg.problem.name, module.formulation, module.samplers.values())
-    trained = datamodule.noise_range or (datamodule.noise, datamodule.noise_std)
-    log.info(
-        "run: %s · %s",
-        label,
-        noise_label(*trained) if datamodule.noise_range is None else noise_label(trained),
-    )
+    trained = noise_label(
+        datamodule.noise_range or datamodule.noise, datamodule.noise_std
+    )  # a range: its span
+    log.info("run: %s · %s", label, trained)
     run_config = OmegaConf.to_container(cfg, resolve=True)
     for key in ("root_dir", "data_dir", "log_dir"):  # absolute, so a checkpoint finds its data from anywhere
         run_config["paths"][key] = str(Path(run_config["paths"][key]).resolve())

@@ -13,14 +13,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from data_gen.fem.chunks import ChunkPlan, fingerprint
+from data_gen.fem.chunks import ChunkPlan
 from data_gen.fem.draws import draw_inputs, file_attrs
-from data_gen.parallel import solve_chunks
+from data_gen.parallel import merged, plan_shard, solve_chunks
 from diffinv.data.schema import Split, write_dataset
 from diffinv.problems.flux.geometry import parse_resolution
 
@@ -31,35 +30,20 @@ def generate(cfg: DictConfig) -> None:
     """Solve this shard's missing chunks, then merge into ``cfg.out`` if all shards are complete."""
     draws = draw_inputs(cfg.problem, cfg.seed)
     q = np.concatenate([draws["train"][0], draws["test"][0]])
-    out = Path(cfg.out)
-    plan = ChunkPlan(
-        directory=out.parent / f"{out.name}.parts",
-        fingerprint=fingerprint(OmegaConf.to_yaml(cfg.problem, resolve=True), str(cfg.seed)),
-        total=len(q),
-        size=int(cfg.chunk_size),
-    )
-    mine = plan.shard(int(cfg.shard), int(cfg.num_shards))
-    todo = [i for i in mine if not plan.is_done(i, q[slice(*plan.bounds(i))])]
-    log.info(
-        "%s shard %d/%d: %d chunks of %d samples, %d already done, %d to solve",
-        cfg.problem.name, cfg.shard, cfg.num_shards, len(mine), plan.size, len(mine) - len(todo), len(todo),
-    )  # fmt: skip
+    plan, todo = plan_shard(cfg, q)
     if todo:
         _solve_chunks(cfg, plan, q, todo)
-    missing = plan.missing()
-    if missing:
-        log.info("%d chunks of other shards still missing; the last shard to finish merges", len(missing))
+    y = merged(plan, q)
+    if y is None:
         return
-    y = plan.merge(q)
     n_train = len(draws["train"][0])
     splits = {
         "train": Split(x=q[:n_train], y_clean=y[:n_train], mask=draws["train"][1]),
         "test": Split(x=q[n_train:], y_clean=y[n_train:], mask=draws["test"][1]),
     }
     nx, ny = parse_resolution(cfg.problem.mesh)
-    log.info(
-        "merged %d chunks -> %s", plan.num_chunks, write_dataset(out, splits, file_attrs(cfg, f"{nx}x{ny}"))
-    )
+    path = write_dataset(cfg.out, splits, file_attrs(cfg, f"{nx}x{ny}"))
+    log.info("merged %d chunks -> %s", plan.num_chunks, path)
 
 
 def _solve_chunks(cfg: DictConfig, plan: ChunkPlan, q: np.ndarray, todo: list[int]) -> None:

@@ -71,6 +71,16 @@ def network_measurements(y_norm: Affine, y: np.ndarray, mask: np.ndarray | None 
     return y if mask is None else np.where(mask, y, MISSING_READING)
 
 
+def with_noise_input(y_in: np.ndarray, level, noise_range: tuple[float, float] | None) -> np.ndarray:
+    """Network inputs ``y_in`` (n, m) with an amortized model's noise input appended: the level (a number, or
+    one per row as (n, 1)) by :func:`~diffinv.data.noise.noise_feature` (docs/math.md §19.1); ``y_in`` itself
+    for a model of one level (``noise_range`` None)."""
+    if noise_range is None:
+        return y_in
+    feature = np.broadcast_to(noise_feature(level, *noise_range), (len(y_in), 1))
+    return np.concatenate([y_in, feature], axis=1)
+
+
 class ShuffledBatches:
     """Iterable of ``(x, y, mask)`` batches drawn by a random permutation of tensors already on the device.
 
@@ -170,10 +180,7 @@ class PairedDataModule(pl.LightningDataModule):
     def normalise_y(self, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Readings as the network takes them: normalised, switched-off ones filled, and for an amortized
         model the noise input of the current level appended (docs/math.md §19.1)."""
-        y = network_measurements(self.y_norm, y, mask)
-        if self.noise_range is None:
-            return y
-        return np.concatenate([y, np.full((len(y), 1), noise_feature(self.noise, *self.noise_range))], axis=1)
+        return with_noise_input(network_measurements(self.y_norm, y, mask), self.noise, self.noise_range)
 
     def noisy(self, y_clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return add_noise(y_clean, self.noise_std, rng)
@@ -204,8 +211,9 @@ class PairedDataModule(pl.LightningDataModule):
                 low, high = np.log(self.noise_range)
                 level = np.exp(rng.uniform(low, high, size=(len(train.y_clean), 1)))
                 noisy = train.y_clean + level * self.noise_unit * rng.standard_normal(train.y_clean.shape)
-                y = network_measurements(self.y_norm, noisy, train.mask)
-                y = np.concatenate([y, noise_feature(level, *self.noise_range)], axis=1)
+                y = with_noise_input(
+                    network_measurements(self.y_norm, noisy, train.mask), level, self.noise_range
+                )
             return torch.as_tensor(y, dtype=torch.float32, device=device)
 
         def make_epoch(epoch: int) -> torch.Tensor:

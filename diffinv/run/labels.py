@@ -68,7 +68,7 @@ def noise_label(fraction, std: float | None = None) -> str:
     """``noise 5 % (σ_n = 5.88)``: ``data.noise``, the fraction of the training set's mean |clean reading|
     (docs/problems.md §2.4), as a percentage, and the absolute σ_n in the readings' units where known;
     ``noise 1–50 %`` for the range of an amortized model (docs/math.md §19)."""
-    if isinstance(fraction, list | tuple) or hasattr(fraction, "__len__"):
+    if hasattr(fraction, "__len__"):  # a range (list, tuple or a config's list)
         low, high = fraction
         return f"noise {100 * low:.3g}–{100 * high:.3g} %"
     text = f"noise {100 * fraction:.3g} %"

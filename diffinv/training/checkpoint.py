@@ -18,8 +18,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from diffinv.data.datamodule import Affine, PairedDataModule, network_measurements
-from diffinv.data.noise import noise_feature
+from diffinv.data.datamodule import Affine, PairedDataModule, network_measurements, with_noise_input
 from diffinv.run.errors import ConfigError
 from diffinv.run.labels import noise_label, run_label
 from diffinv.run.validation import validate
@@ -79,11 +78,7 @@ class TrainedModel:
         """Readings (physical units, NaN off) as the network takes them, with an amortized model's noise
         input for ``noise`` (:meth:`readings_noise`; docs/math.md §19.1)."""
         y_in = network_measurements(self.y_norm, np.nan_to_num(y, nan=0.0), mask)
-        if self.noise_range is None:
-            return y_in
-        return np.concatenate(
-            [y_in, np.full((len(y_in), 1), noise_feature(noise, *self.noise_range))], axis=1
-        )
+        return with_noise_input(y_in, noise, self.noise_range)
 
     @property
     def label(self) -> str:
@@ -94,9 +89,7 @@ class TrainedModel:
     def noise_label(self) -> str:
         """The noise of the readings the model was trained for, ``data.noise`` and σ_n: ``noise 5 % (σ_n =
         5.88)``."""
-        if self.noise_range is not None:
-            return noise_label(list(self.noise_range))
-        return noise_label(self.config.data.noise, self.noise_std)
+        return noise_label(self.noise_range or self.config.data.noise, self.noise_std)
 
     @property
     def takes_masks(self) -> bool:
