@@ -48,7 +48,7 @@ def generate(cfg: DictConfig) -> None:
     m = forward_map.shape[0] if forward_map is not None else _evaluate(model, x["train"][:1]).shape[1]
     masks = {split: None for split in sizes}
     if sim.mask_rate is not None:
-        masks = {split: sample_masks(mask_rng, n, m, float(sim.mask_rate)) for split, n in sizes.items()}
+        masks = {split: sample_masks(mask_rng, n, m, sim.mask_rate) for split, n in sizes.items()}
     both = np.concatenate([x["train"], x["test"]])
     start = time.perf_counter()
     if forward_map is not None and cfg.method == "superposition":

@@ -32,7 +32,7 @@ def draw_inputs(problem: DictConfig, seed: int) -> dict[str, tuple[np.ndarray, n
         q = prior.sample(flux_rng, n)
         mask = None
         if problem.mask_rate is not None:
-            mask = sample_masks(mask_rng, n, geometry.NUM_SENSORS, float(problem.mask_rate))
+            mask = sample_masks(mask_rng, n, geometry.NUM_SENSORS, problem.mask_rate)
         draws[split] = (q, mask)
     return draws
 

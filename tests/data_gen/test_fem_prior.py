@@ -58,9 +58,27 @@ def test_masks_have_rate_0_7():
     assert np.abs(masks.mean(axis=0) - 0.7).max() < 5 * np.sqrt(0.21 / N)
 
 
-def test_bad_mask_rate_names_the_key():
+def test_uniform_masks_cover_every_layout_size():
+    """mask_rate='uniform' (math §8.1): the count on is uniform on 0..30, and given the count every layout is
+    equally likely (so each sensor is on in half the pairs, and on with the same frequency at every count)."""
+    m = geometry.NUM_SENSORS
+    masks = sample_masks(np.random.default_rng(4), N, m, "uniform")
+    assert masks.dtype == bool and masks.shape == (N, m)
+    counts = np.bincount(masks.sum(axis=1), minlength=m + 1)
+    expected = N / (m + 1)
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert chi2 < 80  # chi-square with 30 d.o.f.: P(> 80) ~ 2e-6
+    # each entry is marginally Bernoulli(1/2) and the rows are independent: per-sensor s.e. sqrt(0.25 / N)
+    assert np.abs(masks.mean(axis=0) - 0.5).max() < 5 * np.sqrt(0.25 / N)
+    # a Bernoulli(0.7) law, by contrast, almost never switches off more than half the sensors
+    bernoulli = sample_masks(np.random.default_rng(4), N, m, 0.7).sum(axis=1)
+    assert (bernoulli < m / 2).mean() < 0.01 and (masks.sum(axis=1) < m / 2).mean() > 0.45
+
+
+@pytest.mark.parametrize("rate", [1.5, -0.1, "half", None])
+def test_bad_mask_rate_names_the_key(rate):
     with pytest.raises(ValueError, match="problem.mask_rate"):
-        sample_masks(np.random.default_rng(0), 2, 30, 1.5)
+        sample_masks(np.random.default_rng(0), 2, 30, rate)
 
 
 @pytest.mark.parametrize("nx", [19, 85, 170, 340, 850, 1700])

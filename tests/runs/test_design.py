@@ -1,0 +1,80 @@
+"""``python -m diffinv.design`` (docs/usage.md §19, docs/math.md §20; issue 24, item 3) end to end on a real,
+tiny mask-conditioned model of the linear–Gaussian variant: the ranked sensors (counted from 1, among the
+candidates, none of the fixed), their estimated gains with Monte-Carlo errors, the closed-form check, the
+CSV and the figure; an interrupted design continues; bad input is a one-line error naming the key. How well
+the estimates match the closed forms is measured on a trained model in experiments/noise_amortized."""
+
+import json
+
+import numpy as np
+import pytest
+
+from diffinv import design as design_cli
+from tests.helpers.runs import make_data, run_main, run_module, train
+
+pytestmark = pytest.mark.fem
+
+
+@pytest.fixture(scope="module")
+def masked_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("design")
+    data = ("problem=advdiff_design", "problem.clip=false")
+    make_data(root / "data", *data, "problem.n_train=1000", "problem.n_test=40")
+    run, _ = train(
+        root, *data, "data.noise=[0.01,0.5]", "evaluation.noise_levels=[0.05]", "problem.evaluator.n_test=2"
+    )
+    return root, run / "checkpoints" / "final.ckpt"
+
+
+def design(out, ckpt, *overrides):
+    return run_module("diffinv.design", f"ckpt={ckpt}", f"hydra.run.dir={out}", *overrides)
+
+
+SMALL = ("noise=0.05", "n_draws=4", "n_samples=40")
+
+
+def test_design_ranks_sensors_and_compares_them_with_the_closed_form(masked_model):
+    root, ckpt = masked_model
+    out = root / "chosen"
+    args = (*SMALL, "k=2", "candidates=[1,2,3,4,5,6,7,8]", "fixed=[8]", "check_layouts=2")
+    console = design(out, ckpt, *args).stdout
+    record = json.loads((out / "design.json").read_text())
+    ranked = record["ranked"]
+    assert [r["rank"] for r in ranked] == [1, 2]
+    assert all(1 <= r["sensor"] <= 7 for r in ranked) and len({r["sensor"] for r in ranked}) == 2
+    assert all(np.isfinite(r["gain"]) and r["error"] > 0 for r in ranked)
+    assert record["fixed"] == [8] and record["noise"] == 0.05 and record["layouts_scored"] == 7 + 6
+    exact = record["exact"]  # the file is linear–Gaussian: the closed forms come along
+    assert len(exact["greedy_exact_gains"]) == 2 and len(exact["exact_greedy_sensors"]) == 2
+    assert 8 not in exact["exact_greedy_sensors"] and exact["greedy_exact_gains"][1] > 0
+    assert len(exact["random_layouts"]) == 2
+    assert all(5 <= len(r["sensors"]) <= 7 for r in exact["random_layouts"])
+    assert "exact greedy layout" in console and "random layouts" in console
+    csv = (out / "design.csv").read_text().splitlines()
+    assert csv[0] == "rank,sensor,coord0,coord1,gain,error" and len(csv) == 3
+    assert (out / "figures" / "design.png").is_file()
+
+    resumed = design(out, ckpt, *args, f"resume={out}")  # finished steps are kept, not redone
+    assert "resume: 2 of 2 steps done" in resumed.stderr + resumed.stdout
+    assert json.loads((out / "design.json").read_text())["ranked"] == ranked
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (("k=31",), "k=31: between 1 and the 30 free candidates"),
+        (("k=2", "fixed=[31]"), "fixed=[31]: distinct sensor numbers from 1 to 30"),
+        (("k=2", "candidates=[1,1]"), "candidates=[1, 1]: distinct sensor numbers"),
+        (("k=2", "criterion=entropy"), "criterion='entropy'"),
+        (("k=2", "n_draws=100"), "n_draws=100: between 2 and the 40 test pairs"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_key(masked_model, overrides, message, tmp_path, capsys):
+    _, ckpt = masked_model
+    with pytest.raises(SystemExit) as stopped:
+        run_main(
+            design_cli.main, f"ckpt={ckpt}", f"hydra.run.dir={tmp_path / 'out'}", "noise=0.05", *overrides
+        )
+    assert stopped.value.code not in (0, None)
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing written
