@@ -4,7 +4,9 @@ directory.
 
 The checkpoint is read by :func:`diffinv.training.checkpoint.load_model`. The run's resolved config travels
 inside it; ``sampler``, ``evaluation.*`` and ``evaluator.*`` keys given here (not null) replace the run's.
-``resume=DIR`` continues a killed evaluation in ``DIR`` (:mod:`diffinv.run.resume`).
+``resume=DIR`` continues a killed evaluation in ``DIR`` (:mod:`diffinv.run.resume`). ``data_file=FILE`` scores
+on another file of the same training pairs (its training statistics are checked against the model's), e.g.
+the same states under another mask law (docs/usage.md §19).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def given(node: DictConfig) -> dict:
 def evaluate(cfg: DictConfig) -> dict:
     overrides = {
         "evaluation": given(cfg.evaluation),
-        "problem": {"evaluator": given(cfg.evaluator)},
+        "problem": {"evaluator": given(cfg.evaluator)} | given({"data_file": cfg.data_file}),
         "torch_threads": cfg.torch_threads,
     }
     out = Path(cfg.paths.output_dir)

@@ -6,10 +6,12 @@ the estimates match the closed forms is measured on a trained model in experimen
 
 import json
 
+import h5py
 import numpy as np
 import pytest
 
 from diffinv import design as design_cli
+from diffinv import evaluate
 from tests.helpers.runs import make_data, run_main, run_module, train
 
 pytestmark = pytest.mark.fem
@@ -57,6 +59,33 @@ def test_design_ranks_sensors_and_compares_them_with_the_closed_form(masked_mode
     resumed = design(out, ckpt, *args, f"resume={out}")  # finished steps are kept, not redone
     assert "resume: 2 of 2 steps done" in resumed.stderr + resumed.stdout
     assert json.loads((out / "design.json").read_text())["ranked"] == ranked
+
+
+def test_evaluate_scores_the_same_states_under_the_paper_s_masks(masked_model):
+    """diffinv.evaluate data_file=: the same training pairs (same seed: same states and readings) with
+    Bernoulli(0.7) test masks, how the design model's cost on the many-operator problem is measured; a file
+    of other pairs is refused naming the statistics."""
+    root, ckpt = masked_model
+    other = make_data(
+        root / "data", "problem=advdiff_multiop", "problem.clip=false", "problem.n_train=1000", "problem.n_test=40"
+    )
+    path = root / "data" / "advdiff_multiop_noclip.h5"
+    out = root / "paper_masks"
+    run_module("diffinv.evaluate", f"ckpt={ckpt}", f"data_file={path}", f"hydra.run.dir={out}", timeout=600)
+    metrics = json.loads((out / "levels" / "noise_0.05" / "metrics.json").read_text())
+    assert np.isfinite(metrics["ode/exact/std_ratio"])
+    with h5py.File(out / "levels" / "noise_0.05" / "samples.h5") as f:
+        np.testing.assert_array_equal(f["mask"][()], other.test.mask[:2])
+    fewer = make_data(root / "fewer", "problem=advdiff_multiop", "problem.clip=false", "problem.n_train=500")
+    assert len(fewer.train) == 500
+    with pytest.raises(SystemExit):
+        run_main(
+            evaluate.main,
+            f"ckpt={ckpt}",
+            f"data_file={root / 'fewer' / 'advdiff_multiop_noclip.h5'}",
+            f"hydra.run.dir={root / 'refused'}",
+        )
+    assert not (root / "refused").exists()
 
 
 @pytest.mark.parametrize(

@@ -94,6 +94,15 @@ def test_flux_problems_have_the_paper_settings():
     assert noclip.problem.data_file == "/d/advdiff_noclip.h5"
     multiop = compose_train("problem=advdiff_multiop", "paths.data_dir=/d")
     assert multiop.problem.data_file == "/d/advdiff_multiop.h5"  # with masks: mask_dim 30, read from it
+    for name in ("advdiff_design", "adr_design"):  # masks of every size (math §8.1), for diffinv.design
+        assert compose_train(f"problem={name}", "paths.data_dir=/d").problem.data_file == f"/d/{name}.h5"
+
+
+def test_layouts_amortized_is_one_model_for_every_layout_and_noise_level():
+    cfg = compose_train("experiment=layouts_amortized", "paths.data_dir=/d")
+    assert cfg.problem.name == "advdiff_design" and cfg.problem.clip is False
+    assert cfg.problem.data_file == "/d/advdiff_design_noclip.h5"
+    assert list(cfg.data.noise) == [0.01, 0.5] and list(cfg.evaluation.noise_levels) == [0.02, 0.05, 0.2]
 
 
 @pytest.mark.parametrize(
