@@ -59,6 +59,7 @@ def run_design(cfg: DictConfig) -> dict:
             n_draws=cfg.n_draws,
             n_samples=cfg.n_samples,
             rank_tol=cfg.rank_tol,
+            reference=cfg.reference,
             seed=cfg.seed,
             chunk_size=cfg.chunk_size,
         )
@@ -93,7 +94,7 @@ def run_design(cfg: DictConfig) -> dict:
     def keep(step: Step) -> None:
         taken.append(step)
         steps = done + taken
-        write_json(record_path, header | design.design_record(steps, settings, level, sensors))
+        write_json(record_path, header | design.design_record(steps, scorer, sensors))
         log.info(
             "design: step %d/%d: sensor %d, gain %.4g ± %.2g (%.1f s.e. ahead of the next best), %.0f s",
             len(steps),
@@ -106,7 +107,7 @@ def run_design(cfg: DictConfig) -> dict:
         )
 
     steps = greedy(scorer, candidates, cfg.k, fixed, done=done, on_step=keep)
-    record = header | design.design_record(steps, settings, level, sensors)
+    record = header | design.design_record(steps, scorer, sensors)
     record["design_s"] = time.perf_counter() - start
     record["layouts_scored"] = scorer.calls
     check = None

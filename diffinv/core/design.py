@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import digamma
+from scipy.special import digamma, polygamma
 
 CRITERIA = ("information", "variance")
 
@@ -33,10 +33,16 @@ def log_det_bias(r: int, n: int) -> float:
     return float(np.sum(digamma((n - i) / 2) + np.log(2.0) - np.log(n - 1)))
 
 
-def information_gains(samples: np.ndarray, whitening: np.ndarray) -> np.ndarray:
-    """The Gaussian estimate of ``KL(posterior ‖ prior)``'s entropy part per measurement, ``½ log det Σ_prior
-    − ½ log det Σ_post`` in the whitened prior directions, from posterior ``samples`` (n, N, d): (n,),
-    unbiased for Gaussian posteriors (math §20.2)."""
+def log_det_variance(r: int, n: int) -> float:
+    """``Var log det S`` for the sample covariance of ``n`` Gaussian draws in ``r`` dimensions:
+    ``Σ_{i=1..r} ψ'((n − i)/2)`` (math §20.2)."""
+    i = np.arange(1, r + 1)
+    return float(np.sum(polygamma(1, (n - i) / 2)))
+
+
+def half_log_dets(samples: np.ndarray, whitening: np.ndarray) -> np.ndarray:
+    """``½ log det`` of each posterior's covariance in the whitened prior directions, from its ``samples``
+    (n, N, d), with the Wishart bias removed: (n,), unbiased for Gaussian posteriors (math §20.2)."""
     z = np.asarray(samples, dtype=np.float64) @ whitening.T
     z = z - z.mean(axis=1, keepdims=True)
     n, r = z.shape[1], z.shape[2]
@@ -44,7 +50,15 @@ def information_gains(samples: np.ndarray, whitening: np.ndarray) -> np.ndarray:
     sign, log_det = np.linalg.slogdet(cov)
     if (sign <= 0).any():
         raise ValueError("a posterior's sample covariance is singular in the prior's directions")
-    return -0.5 * (log_det - log_det_bias(r, n))
+    return 0.5 * (log_det - log_det_bias(r, n))
+
+
+def information_gains(samples: np.ndarray, whitening: np.ndarray, reference: float = 0.0) -> np.ndarray:
+    """The Gaussian estimate of the entropy drop per measurement, ``½ log det Σ_ref − ½ log det Σ_post``, from
+    posterior ``samples`` (n, N, d): (n,). ``reference``: ``½ log det Σ_ref`` in the whitened directions — 0
+    for the exact prior, or the model's own posterior with every sensor off (:func:`half_log_dets`), whose
+    errors in directions no reading informs then cancel (math §20.2)."""
+    return reference - half_log_dets(samples, whitening)
 
 
 def variance_reductions(samples: np.ndarray, prior_cov: np.ndarray) -> np.ndarray:
@@ -54,10 +68,13 @@ def variance_reductions(samples: np.ndarray, prior_cov: np.ndarray) -> np.ndarra
     return 1.0 - post / np.trace(prior_cov)
 
 
-def estimated_gains(samples: np.ndarray, criterion: str, prior_cov: np.ndarray, whitening: np.ndarray):
-    """Per-measurement gains of ``criterion`` ("information" or "variance") from posterior samples."""
+def estimated_gains(
+    samples: np.ndarray, criterion: str, prior_cov: np.ndarray, whitening: np.ndarray, reference: float = 0.0
+):
+    """Per-measurement gains of ``criterion`` ("information" or "variance") from posterior samples
+    (``reference``: :func:`information_gains`)."""
     if criterion == "information":
-        return information_gains(samples, whitening)
+        return information_gains(samples, whitening, reference)
     if criterion == "variance":
         return variance_reductions(samples, prior_cov)
     raise ValueError(f"criterion={criterion!r}: one of {list(CRITERIA)}")
@@ -86,7 +103,8 @@ def exact_gain(
 @dataclass(frozen=True)
 class Step:
     """One greedy step: the sensor added (0-based), the layout's estimated gain and its Monte-Carlo standard
-    error, and the runner-up's margin over it in standard errors (small: the pick is within the noise)."""
+    error, and its margin over the runner-up in standard errors of their paired difference (below ~2: the
+    two are a toss-up at this Monte-Carlo size; infinite for exact gains)."""
 
     sensor: int
     gain: float
@@ -94,7 +112,15 @@ class Step:
     margin: float
 
 
-LayoutScore = Callable[[list[tuple[int, ...]]], tuple[np.ndarray, np.ndarray]]
+LayoutScore = Callable[[list[tuple[int, ...]]], np.ndarray]
+
+
+def mean_and_error(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Means and Monte-Carlo standard errors over the last axis of per-draw gains (zero for one draw)."""
+    draws = np.asarray(draws, dtype=np.float64)
+    if draws.shape[-1] < 2:
+        return draws.mean(axis=-1), np.zeros(draws.shape[:-1])
+    return draws.mean(axis=-1), draws.std(axis=-1, ddof=1) / np.sqrt(draws.shape[-1])
 
 
 def greedy(
@@ -106,9 +132,10 @@ def greedy(
     on_step: Callable[[Step], None] | None = None,
 ) -> list[Step]:
     """Add ``k`` of ``candidates`` to the ``fixed`` sensors one at a time, each time the one whose layout
-    ``score`` rates highest; ``score(layouts)`` returns (gains, standard errors) of a list of layouts (sensor
-    tuples), all of one step at once so that they share their random numbers (math §20.4). ``done``: steps
-    of an interrupted run, kept; ``on_step`` is called with each new step."""
+    ``score`` rates highest; ``score(layouts)`` returns the gains (n_layouts, n_draws) of a list of layouts
+    (sensor tuples) per prior-predictive draw, the same draws for every layout of a step (common random
+    numbers, math §20.4; one column for exact gains). ``done``: steps of an interrupted run, kept;
+    ``on_step`` is called with each new step."""
     pool = [int(c) for c in candidates if c not in set(fixed)]
     if not 1 <= k <= len(pool):
         raise ValueError(f"k={k}: choose between 1 and the {len(pool)} candidate sensors")
@@ -118,13 +145,14 @@ def greedy(
         pool.remove(step.sensor)
     while len(steps) < k:
         layouts = [tuple(sorted(chosen + (c,))) for c in pool]
-        gains, errors = score(layouts)
+        draws = np.asarray(score(layouts), dtype=np.float64).reshape(len(layouts), -1)
+        gains, errors = mean_and_error(draws)
         order = np.argsort(gains)[::-1]
         best = int(order[0])
         margin = np.inf
-        if len(order) > 1:  # in combined standard errors (conservative: the layouts share random numbers)
-            second = int(order[1])
-            margin = (gains[best] - gains[second]) / max(np.hypot(errors[best], errors[second]), 1e-300)
+        if len(order) > 1:  # the paired difference: the draws are shared
+            difference, error = mean_and_error(draws[best] - draws[int(order[1])])
+            margin = float(difference / error) if error > 0 else np.inf
         steps.append(Step(pool[best], float(gains[best]), float(errors[best]), float(margin)))
         chosen += (pool.pop(best),)
         if on_step is not None:

@@ -32,12 +32,14 @@ class DesignSettings:
     n_draws: int = 32  # prior-predictive readings per layout
     n_samples: int = 256  # posterior samples per reading
     rank_tol: float = 1e-4  # prior directions kept: variance ≥ rank_tol × the largest (math §20.2)
+    reference: str = "model"  # the entropy before any reading: the model with every sensor off, or "prior"
     seed: int = 0
     chunk_size: int = 10_000
 
 
 class LayoutScorer:
-    """``scorer(layouts) -> (gains, standard errors)`` for lists of 0-based sensor tuples."""
+    """``scorer(layouts) -> gains (n_layouts, n_draws)`` for lists of 0-based sensor tuples, per
+    prior-predictive draw (:func:`diffinv.core.design.greedy`)."""
 
     def __init__(self, model: TrainedModel, datamodule, level: float, settings: DesignSettings):
         if not model.takes_masks:
@@ -64,28 +66,37 @@ class LayoutScorer:
         )
         self.whitening = design.prior_whitening(self.prior_cov, settings.rank_tol)
         self.calls = 0
+        self.reference, self.reference_error = 0.0, 0.0
+        if settings.reference == "model":  # every sensor off: the model's own prior, all draws pooled
+            x = self._samples(())
+            pooled = x.reshape(1, -1, x.shape[-1])
+            self.reference = float(design.half_log_dets(pooled, self.whitening)[0])
+            r, n = len(self.whitening), pooled.shape[1]
+            self.reference_error = 0.5 * np.sqrt(design.log_det_variance(r, n))
+        elif settings.reference != "prior":
+            raise ValueError(f"reference={settings.reference!r}: 'model' or 'prior'")
 
     @property
     def num_sensors(self) -> int:
         return self.readings.shape[1]
 
-    def __call__(self, layouts: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, layouts: list[tuple[int, ...]]) -> np.ndarray:
         s = self.settings
-        rows = np.full((len(layouts), s.n_draws, self.num_sensors), np.nan)
-        for i, on in enumerate(layouts):
-            rows[i][:, list(on)] = self.readings[:, list(on)]
-        x = posterior_samples(
-            self.model,
-            rows.reshape(-1, self.num_sensors),
-            n_samples=s.n_samples,
-            seed=s.seed,
-            chunk_size=s.chunk_size,
-            noise=self.level,
-        )
+        gains = np.empty((len(layouts), s.n_draws))
+        for i, on in enumerate(layouts):  # a call per layout, all with the same seed: common random numbers
+            x = self._samples(on)
+            gains[i] = design.estimated_gains(x, s.criterion, self.prior_cov, self.whitening, self.reference)
         self.calls += len(layouts)
-        gains = design.estimated_gains(x, s.criterion, self.prior_cov, self.whitening)
-        gains = gains.reshape(len(layouts), s.n_draws)
-        return gains.mean(axis=1), gains.std(axis=1, ddof=1) / np.sqrt(s.n_draws)
+        return gains
+
+    def _samples(self, on: tuple[int, ...]) -> np.ndarray:
+        """Posterior samples (n_draws, n_samples, d) of the readings with only the sensors ``on``."""
+        s = self.settings
+        rows = np.full_like(self.readings, np.nan)
+        rows[:, list(on)] = self.readings[:, list(on)]
+        return posterior_samples(
+            self.model, rows, n_samples=s.n_samples, seed=s.seed, chunk_size=s.chunk_size, noise=self.level
+        )
 
 
 def linear_gaussian(datamodule) -> tuple[np.ndarray, np.ndarray] | None:
@@ -105,13 +116,13 @@ def exact_check(scorer: LayoutScorer, steps, fixed, candidates, forward_map, pri
         return design.exact_gain(criterion, forward_map, prior_cov, sigma, on)
 
     def exact_score(layouts):
-        return np.array([exact(on) for on in layouts]), np.zeros(len(layouts))
+        return np.array([[exact(on)] for on in layouts])
 
     chosen = list(fixed) + [step.sensor for step in steps]
     exact_greedy = design.greedy(exact_score, candidates, len(steps), fixed)
     sizes = rng.integers(5, min(25, len(candidates)) + 1, size=random_layouts)
     layouts = [tuple(sorted(rng.choice(candidates, size=n, replace=False).tolist())) for n in sizes]
-    estimated, errors = scorer(layouts) if layouts else (np.zeros(0), np.zeros(0))
+    estimated, errors = design.mean_and_error(scorer(layouts)) if layouts else (np.zeros(0), np.zeros(0))
     exact_random = np.array([exact(on) for on in layouts])
     return {
         "greedy_exact_gains": [exact(chosen[: len(fixed) + i + 1]) for i in range(len(steps))],
@@ -126,11 +137,14 @@ def exact_check(scorer: LayoutScorer, steps, fixed, candidates, forward_map, pri
     }
 
 
-def design_record(steps, settings: DesignSettings, level: float, sensors: np.ndarray | None) -> dict:
+def design_record(steps, scorer: LayoutScorer, sensors: np.ndarray | None) -> dict:
     """What ``design.json`` holds of the greedy choice: sensors counted from 1, as everywhere."""
     return {
-        "settings": asdict(settings),
-        "noise": level,
+        "settings": asdict(scorer.settings),
+        "noise": scorer.level,
+        "directions": len(scorer.whitening),
+        "reference": scorer.reference,
+        "reference_error": scorer.reference_error,
         "ranked": [
             {
                 "rank": i + 1,

@@ -243,7 +243,7 @@ def posterior_samples(
     plan = SamplingPlan(n_samples=n_samples, chunk_size=chunk_size, seed=seed)
     n_threads = model.config.torch_threads if threads is None else threads
     with tempfile.TemporaryDirectory() as tmp, torch_threads(n_threads):
-        batches = Path(tmp if chunk_dir is None else chunk_dir)
+        batches = Path(tmp) / next(iter(model.module.samplers)) if chunk_dir is None else Path(chunk_dir)
         drawn = sample_in_batches(model.module, sampler, y_in, mask, plan, batches)
     return model.x_norm.inverse(drawn.samples)
 

@@ -32,7 +32,9 @@ def main() -> None:
             cov = metrics[f"{sampler}/coverage/1sigma"]
             met = abs(std - 1) <= args.std and mean <= args.mean and abs(cov - 0.683) <= args.cov
             level = path.parent.name[6:]
-            print(f"| {level} | {sampler} | {std:.3f} | {mean:.3f} | {cov:.3f} | {'yes' if met else '**no**'} |")
+            print(
+                f"| {level} | {sampler} | {std:.3f} | {mean:.3f} | {cov:.3f} | {'yes' if met else '**no**'} |"
+            )
     print(f"\ntraining: {top['time/train_s']:.0f} s, {top['train/steps']:.0f} steps")
 
 

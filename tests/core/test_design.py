@@ -44,6 +44,8 @@ def test_log_det_bias_is_the_wishart_mean():
     z = z - z.mean(axis=1, keepdims=True)
     log_det = np.linalg.slogdet(np.einsum("bni,bnj->bij", z, z) / (n - 1))[1] - np.log(np.linalg.det(cov))
     assert abs(log_det.mean() - design.log_det_bias(r, n)) < 5 * log_det.std() / np.sqrt(reps)
+    # and its variance, the Wishart's: s.e. of a sample variance ≈ var·sqrt(2 / reps) (near-Gaussian log det)
+    assert abs(log_det.var() / design.log_det_variance(r, n) - 1) < 5 * np.sqrt(2 / reps)
     assert design.log_det_bias(r, n) < -0.5  # a bias worth correcting at these sizes
     with pytest.raises(ValueError, match="n_samples=5"):
         design.log_det_bias(5, 5)
@@ -76,6 +78,28 @@ def test_wrong_posteriors_give_wrong_gains(wrong):
     gains = design.information_gains(samples, whitening)
     exact = design.exact_gain("information", a, cov, SIGMA, on)
     assert gains.mean() < exact - 5 * gains.std(ddof=1) / np.sqrt(len(gains))
+
+
+def test_a_reference_of_the_same_sampler_cancels_its_errors_in_uninformed_directions():
+    """math §20.2: a sampler 20 % too wide in every direction but right in how the readings narrow it (its
+    posterior = the exact one scaled by 1.2) is 20 % too wide without readings too; measured against its own
+    prior (every sensor off) its gain is the closed form again, against the exact prior it is short by
+    r·log 1.2."""
+    a, cov = problem(1)
+    on = (1, 4, 6)
+    whitening = design.prior_whitening(cov, 1e-6)
+    rng = np.random.default_rng(7)
+    wide = exact_samples(a, cov, on, 40, 300, rng, widen=1.2)
+    own_prior = 1.2 * rng.multivariate_normal(np.zeros(D), cov, size=(1, 12_000))
+    reference = design.half_log_dets(own_prior, whitening)[0]
+    exact = design.exact_gain("information", a, cov, SIGMA, on)
+    for ref, expected in ((reference, exact), (0.0, exact - len(whitening) * np.log(1.2))):
+        gains = design.information_gains(wide, whitening, ref)
+        error = np.hypot(
+            gains.std(ddof=1) / np.sqrt(len(gains)),
+            0.5 * np.sqrt(design.log_det_variance(len(whitening), 12_000)),
+        )
+        assert abs(gains.mean() - expected) < 5 * error
 
 
 def test_variance_reduction_of_exact_posteriors_is_the_closed_form():
@@ -112,14 +136,21 @@ def test_greedy_picks_the_best_sensor_each_step_and_continues_after_an_interrupt
     and the total is additive; an interrupted run's steps are kept."""
     snr = np.array([0.5, 4.0, 1.0, 9.0, 2.0])
 
+    noise = np.random.default_rng(0).normal(0, 0.01, 50)  # per-draw noise shared by every layout (CRN)
+
     def score(layouts):
-        return np.array([0.5 * np.log1p(snr[list(on)]).sum() for on in layouts]), np.full(len(layouts), 0.01)
+        return np.array([0.5 * np.log1p(snr[list(on)]).sum() + noise for on in layouts])
 
     seen = []
     steps = design.greedy(score, range(5), 3, on_step=seen.append)
     assert [s.sensor for s in steps] == [3, 1, 4] and seen == steps
-    assert steps[-1].gain == pytest.approx(0.5 * np.log1p(snr[[3, 1, 4]]).sum())
-    assert steps[0].margin == pytest.approx((0.5 * np.log(10) - 0.5 * np.log(5)) / np.hypot(0.01, 0.01))
+    assert steps[-1].gain == pytest.approx(0.5 * np.log1p(snr[[3, 1, 4]]).sum() + noise.mean())
+    assert steps[-1].error == pytest.approx(noise.std(ddof=1) / np.sqrt(50))
+    assert steps[0].margin > 1e6  # the shared noise cancels in the paired difference
+    exact = design.greedy(
+        lambda layouts: np.array([[0.5 * np.log1p(snr[list(on)]).sum()] for on in layouts]), range(5), 1
+    )
+    assert exact[0].error == 0 and exact[0].margin == np.inf
     resumed = design.greedy(score, range(5), 3, done=steps[:1])
     assert resumed == steps
     assert [s.sensor for s in design.greedy(score, range(5), 2, fixed=[3])] == [1, 4]

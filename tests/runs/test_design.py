@@ -67,7 +67,11 @@ def test_evaluate_scores_the_same_states_under_the_paper_s_masks(masked_model):
     of other pairs is refused naming the statistics."""
     root, ckpt = masked_model
     other = make_data(
-        root / "data", "problem=advdiff_multiop", "problem.clip=false", "problem.n_train=1000", "problem.n_test=40"
+        root / "data",
+        "problem=advdiff_multiop",
+        "problem.clip=false",
+        "problem.n_train=1000",
+        "problem.n_test=40",
     )
     path = root / "data" / "advdiff_multiop_noclip.h5"
     out = root / "paper_masks"
