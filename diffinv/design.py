@@ -59,7 +59,7 @@ def run_design(cfg: DictConfig) -> dict:
             n_draws=cfg.n_draws,
             n_samples=cfg.n_samples,
             rank_tol=cfg.rank_tol,
-            reference=cfg.reference,
+            informed_tol=cfg.informed_tol,
             seed=cfg.seed,
             chunk_size=cfg.chunk_size,
         )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import digamma, polygamma
+from scipy.special import digamma
 
 CRITERIA = ("information", "variance")
 
@@ -33,32 +33,39 @@ def log_det_bias(r: int, n: int) -> float:
     return float(np.sum(digamma((n - i) / 2) + np.log(2.0) - np.log(n - 1)))
 
 
-def log_det_variance(r: int, n: int) -> float:
-    """``Var log det S`` for the sample covariance of ``n`` Gaussian draws in ``r`` dimensions:
-    ``Σ_{i=1..r} ψ'((n − i)/2)`` (math §20.2)."""
-    i = np.arange(1, r + 1)
-    return float(np.sum(polygamma(1, (n - i) / 2)))
+def informed_directions(z: np.ndarray, y: np.ndarray, noise_std: float, tol: float):
+    """The whitened directions a layout's readings inform (math §20.2): from prior-predictive pairs of
+    whitened unknowns ``z`` (n, r) and clean readings ``y`` (n, |S|), the linearised information matrix
+    ``F = Bᵀ B / σ²`` with ``B = Cov(y, z)``; returns the orthonormal eigenvectors ``U`` (r, k) of ``F`` with
+    eigenvalue ≥ ``tol`` and ``½ Σ log(1 + μ)`` over the others (the linearised information left out)."""
+    z = z - z.mean(axis=0)
+    b = (y - y.mean(axis=0)).T @ z / (len(z) - 1)
+    mu, vectors = np.linalg.eigh(b.T @ b / noise_std**2)
+    keep = mu >= tol
+    return vectors[:, keep], 0.5 * float(np.log1p(np.clip(mu[~keep], 0, None)).sum())
 
 
-def half_log_dets(samples: np.ndarray, whitening: np.ndarray) -> np.ndarray:
-    """``½ log det`` of each posterior's covariance in the whitened prior directions, from its ``samples``
-    (n, N, d), with the Wishart bias removed: (n,), unbiased for Gaussian posteriors (math §20.2)."""
-    z = np.asarray(samples, dtype=np.float64) @ whitening.T
+def half_log_dets(samples: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """``½ log det`` of each posterior's covariance in the coordinates ``x @ basis`` (d, k), from its
+    ``samples`` (n, N, d), with the Wishart bias removed: (n,), unbiased for Gaussian posteriors
+    (math §20.2)."""
+    z = np.asarray(samples, dtype=np.float64) @ basis
     z = z - z.mean(axis=1, keepdims=True)
-    n, r = z.shape[1], z.shape[2]
+    n, k = z.shape[1], z.shape[2]
+    if k == 0:
+        return np.zeros(len(z))
     cov = np.einsum("bni,bnj->bij", z, z) / (n - 1)
     sign, log_det = np.linalg.slogdet(cov)
     if (sign <= 0).any():
         raise ValueError("a posterior's sample covariance is singular in the prior's directions")
-    return 0.5 * (log_det - log_det_bias(r, n))
+    return 0.5 * (log_det - log_det_bias(k, n))
 
 
-def information_gains(samples: np.ndarray, whitening: np.ndarray, reference: float = 0.0) -> np.ndarray:
-    """The Gaussian estimate of the entropy drop per measurement, ``½ log det Σ_ref − ½ log det Σ_post``, from
-    posterior ``samples`` (n, N, d): (n,). ``reference``: ``½ log det Σ_ref`` in the whitened directions — 0
-    for the exact prior, or the model's own posterior with every sensor off (:func:`half_log_dets`), whose
-    errors in directions no reading informs then cancel (math §20.2)."""
-    return reference - half_log_dets(samples, whitening)
+def information_gains(samples: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """The Gaussian estimate of the entropy drop per measurement, ``−½ log det`` of the posterior covariance
+    in whitened prior coordinates ``x @ basis`` (where the prior's is I), from posterior ``samples``
+    (n, N, d): (n,) (math §20.2)."""
+    return -half_log_dets(samples, basis)
 
 
 def variance_reductions(samples: np.ndarray, prior_cov: np.ndarray) -> np.ndarray:
@@ -68,13 +75,11 @@ def variance_reductions(samples: np.ndarray, prior_cov: np.ndarray) -> np.ndarra
     return 1.0 - post / np.trace(prior_cov)
 
 
-def estimated_gains(
-    samples: np.ndarray, criterion: str, prior_cov: np.ndarray, whitening: np.ndarray, reference: float = 0.0
-):
+def estimated_gains(samples: np.ndarray, criterion: str, prior_cov: np.ndarray, basis: np.ndarray):
     """Per-measurement gains of ``criterion`` ("information" or "variance") from posterior samples
-    (``reference``: :func:`information_gains`)."""
+    (``basis``: :func:`information_gains`)."""
     if criterion == "information":
-        return information_gains(samples, whitening, reference)
+        return information_gains(samples, basis)
     if criterion == "variance":
         return variance_reductions(samples, prior_cov)
     raise ValueError(f"criterion={criterion!r}: one of {list(CRITERIA)}")

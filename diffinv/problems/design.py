@@ -32,7 +32,7 @@ class DesignSettings:
     n_draws: int = 32  # prior-predictive readings per layout
     n_samples: int = 256  # posterior samples per reading
     rank_tol: float = 1e-4  # prior directions kept: variance ≥ rank_tol × the largest (math §20.2)
-    reference: str = "model"  # the entropy before any reading: the model with every sensor off, or "prior"
+    informed_tol: float = 0.01  # directions counted: linearised information μ ≥ this (math §20.2)
     seed: int = 0
     chunk_size: int = 10_000
 
@@ -66,15 +66,10 @@ class LayoutScorer:
         )
         self.whitening = design.prior_whitening(self.prior_cov, settings.rank_tol)
         self.calls = 0
-        self.reference, self.reference_error = 0.0, 0.0
-        if settings.reference == "model":  # every sensor off: the model's own prior, all draws pooled
-            x = self._samples(())
-            pooled = x.reshape(1, -1, x.shape[-1])
-            self.reference = float(design.half_log_dets(pooled, self.whitening)[0])
-            r, n = len(self.whitening), pooled.shape[1]
-            self.reference_error = 0.5 * np.sqrt(design.log_det_variance(r, n))
-        elif settings.reference != "prior":
-            raise ValueError(f"reference={settings.reference!r}: 'model' or 'prior'")
+        # prior-predictive pairs in whitened coordinates: which directions a layout informs (math §20.2)
+        self.z_train = dataset.train.x @ self.whitening.T
+        self.y_train = dataset.train.y_clean
+        self.left_out = 0.0  # the largest linearised information left out of any layout scored
 
     @property
     def num_sensors(self) -> int:
@@ -85,9 +80,17 @@ class LayoutScorer:
         gains = np.empty((len(layouts), s.n_draws))
         for i, on in enumerate(layouts):  # a call per layout, all with the same seed: common random numbers
             x = self._samples(on)
-            gains[i] = design.estimated_gains(x, s.criterion, self.prior_cov, self.whitening, self.reference)
+            gains[i] = design.estimated_gains(x, s.criterion, self.prior_cov, self.basis(on))
         self.calls += len(layouts)
         return gains
+
+    def basis(self, on: tuple[int, ...]) -> np.ndarray:
+        """(d, k): the whitened prior directions the readings of ``on`` inform, as a map of ``x``."""
+        directions, left_out = design.informed_directions(
+            self.z_train, self.y_train[:, list(on)], self.noise_std, self.settings.informed_tol
+        )
+        self.left_out = max(self.left_out, left_out)
+        return self.whitening.T @ directions
 
     def _samples(self, on: tuple[int, ...]) -> np.ndarray:
         """Posterior samples (n_draws, n_samples, d) of the readings with only the sensors ``on``."""
@@ -143,8 +146,7 @@ def design_record(steps, scorer: LayoutScorer, sensors: np.ndarray | None) -> di
         "settings": asdict(scorer.settings),
         "noise": scorer.level,
         "directions": len(scorer.whitening),
-        "reference": scorer.reference,
-        "reference_error": scorer.reference_error,
+        "information_left_out": scorer.left_out,
         "ranked": [
             {
                 "rank": i + 1,
