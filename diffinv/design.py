@@ -45,8 +45,14 @@ def sensor_indices(key: str, values, m: int) -> list[int]:
     return [v - 1 for v in values]
 
 
+def without_batch_lines(record: logging.LogRecord) -> bool:
+    """A design samples hundreds of small batches, one layout each: its step lines are its progress."""
+    return not record.getMessage().startswith("sampling (")
+
+
 def run_design(cfg: DictConfig) -> dict:
     torch.set_num_threads(cfg.torch_threads)
+    log.addFilter(without_batch_lines)
     out = Path(cfg.paths.output_dir)
     with discarded_on_failure(out, cfg.resume):  # everything checked before the run directory is written to
         model = load_model(cfg.ckpt, sampler=OmegaConf.select(cfg, "sampler"))
