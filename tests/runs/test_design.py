@@ -92,6 +92,20 @@ def test_evaluate_scores_the_same_states_under_the_paper_s_masks(masked_model):
     assert not (root / "refused").exists()
 
 
+def test_a_model_without_masks_is_refused(masked_model, tmp_path, capsys):
+    root, _ = masked_model
+    make_data(root / "plain", "problem=advdiff", "problem.n_train=1000", "problem.n_test=20")
+    run, _ = train(tmp_path, "problem=advdiff", "data.noise=0.05", f"paths.data_dir={root / 'plain'}")
+    with pytest.raises(SystemExit):
+        run_main(
+            design_cli.main, f"ckpt={run / 'checkpoints' / 'final.ckpt'}", f"hydra.run.dir={tmp_path / 'out'}"
+        )
+    assert "was trained with every sensor on; choosing sensors needs a model trained with sensor masks" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
