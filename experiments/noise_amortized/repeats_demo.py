@@ -78,7 +78,8 @@ def main() -> None:
         sd_all, sd_one = np.sqrt(np.diag(c_all)), np.sqrt(np.diag(c_one))
         offset = np.abs(mean[i] - m_all[0]) / sd_all
         print(
-            f"| {i + 1} | {std[i].mean() / sd_all.mean():.3f} | {offset.mean():.3f} | {std[i].mean() / sd_one.mean():.3f} |"
+            f"| {i + 1} | {std[i].mean() / sd_all.mean():.3f} | {offset.mean():.3f} "
+            f"| {std[i].mean() / sd_one.mean():.3f} |"
         )
 
 
