@@ -82,7 +82,7 @@ def run_design(cfg: DictConfig) -> dict:
     done = []
     if resuming and record_path.is_file():
         done = [
-            Step(r["sensor"] - 1, r["gain"], r["error"], r["margin"] or np.inf)
+            Step(r["sensor"] - 1, r["gain"], r["error"], np.inf if r["margin"] is None else r["margin"])
             for r in json.loads(record_path.read_text())["ranked"]
         ]
         log.info("resume: %d of %d steps done", len(done), cfg.k)

@@ -75,9 +75,9 @@ def variance_reductions(samples: np.ndarray, prior_cov: np.ndarray) -> np.ndarra
     return 1.0 - post / np.trace(prior_cov)
 
 
-def estimated_gains(samples: np.ndarray, criterion: str, prior_cov: np.ndarray, basis: np.ndarray):
+def estimated_gains(samples: np.ndarray, criterion: str, prior_cov: np.ndarray, basis: np.ndarray | None):
     """Per-measurement gains of ``criterion`` ("information" or "variance") from posterior samples
-    (``basis``: :func:`information_gains`)."""
+    (``basis``: :func:`information_gains`, needed by "information" only)."""
     if criterion == "information":
         return information_gains(samples, basis)
     if criterion == "variance":

@@ -79,8 +79,8 @@ class LayoutScorer:
         s = self.settings
         gains = np.empty((len(layouts), s.n_draws))
         for i, on in enumerate(layouts):  # a call per layout, all with the same seed: common random numbers
-            x = self._samples(on)
-            gains[i] = design.estimated_gains(x, s.criterion, self.prior_cov, self.basis(on))
+            basis = self.basis(on) if s.criterion == "information" else None  # the variance needs none
+            gains[i] = design.estimated_gains(self._samples(on), s.criterion, self.prior_cov, basis)
         self.calls += len(layouts)
         return gains
 
