@@ -24,6 +24,7 @@ _EXPORTS = {
     "VP": "diffinv.core.formulations",
     "VPFamily": "diffinv.core.formulations",
     "ScoreMLP": "diffinv.core.networks",
+    "ScoreResMLP": "diffinv.core.networks",
     "ScoreUNet": "diffinv.core.networks",
     "dsm_loss": "diffinv.core.losses",
     "conditional_score": "diffinv.core.samplers",
@@ -48,6 +49,7 @@ __all__ = [  # the names of _EXPORTS, spelled out for static tools
     "Formulation",
     "GaussianMixture",
     "ScoreMLP",
+    "ScoreResMLP",
     "ScoreUNet",
     "TrainedModel",
     "VPFamily",
@@ -72,7 +74,7 @@ if TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
     from diffinv.core.exact import GaussianMixture, linear_gaussian_posterior
     from diffinv.core.formulations import VE, VP, Formulation, VPFamily
     from diffinv.core.losses import dsm_loss
-    from diffinv.core.networks import ScoreMLP, ScoreUNet
+    from diffinv.core.networks import ScoreMLP, ScoreResMLP, ScoreUNet
     from diffinv.core.samplers import (
         conditional_score,
         sample_dpmpp_2m,

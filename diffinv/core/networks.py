@@ -1,8 +1,13 @@
-"""The conditional MLP score network (docs/math.md §7, paper Appendix B).
+"""The conditional score networks (docs/math.md §7), all with the interface ``(x_t, t, y, η) -> ε̂``.
 
-``ε̂(x_t, t, y, η)``: an MLP with ReLU activations whose input is the concatenation of ``x_t``, the
-measurement ``y``, the optional sensor mask ``η`` (docs/math.md §8) and an embedding of ``t``. It predicts the
-noise ``z`` of ``x_t = m x0 + s z``; the score is ``-ε̂ / s(t)`` (docs/math.md §6).
+- :class:`ScoreMLP`, the paper's (Appendix B): an MLP with ReLU activations whose input is the
+  concatenation of ``x_t``, the measurement ``y``, the optional sensor mask ``η`` (docs/math.md §8) and an
+  embedding of ``t``.
+- :class:`ScoreResMLP`: residual blocks modulated by an embedding of the condition, for one amortized model
+  of every sensor layout and noise level (§7.5).
+- :class:`ScoreUNet`: a small U-Net for a field on a grid (§7.4).
+
+Each predicts the noise ``z`` of ``x_t = m x0 + s z``; the score is ``-ε̂ / s(t)`` (docs/math.md §6).
 """
 
 from __future__ import annotations
@@ -31,6 +36,13 @@ class FourierTimeEmbedding(nn.Module):
         return torch.cat([t, torch.sin(angle), torch.cos(angle)], dim=-1)
 
 
+def _require_sizes(**sizes: tuple[int, int]) -> None:
+    """Each ``name=(value, low)`` an integer ``>= low``, or a ValueError naming it."""
+    for name, (value, low) in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
 class ScoreMLP(nn.Module):
     """Conditional ε-network: ``depth`` hidden layers of ``width`` units with ReLU (docs/math.md §7)."""
 
@@ -45,15 +57,9 @@ class ScoreMLP(nn.Module):
         time_scale: float = 4.0,
     ):
         super().__init__()
-        for name, value, low in (
-            ("x_dim", x_dim, 1),
-            ("y_dim", y_dim, 0),
-            ("mask_dim", mask_dim, 0),
-            ("width", width, 1),
-            ("depth", depth, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        _require_sizes(
+            x_dim=(x_dim, 1), y_dim=(y_dim, 0), mask_dim=(mask_dim, 0), width=(width, 1), depth=(depth, 1)
+        )
         self.x_dim, self.y_dim, self.mask_dim = x_dim, y_dim, mask_dim
         self.time_embedding = FourierTimeEmbedding(time_features, time_scale)
         layers: list[nn.Module] = []
@@ -91,6 +97,79 @@ class ScoreMLP(nn.Module):
             )
         if not self.mask_dim and mask is not None:
             raise ValueError("a mask was given to a network built with mask_dim=0")
+
+
+class _FiLMBlock(nn.Module):
+    """``h + W₂ SiLU(W₁ SiLU(LN(h)(1 + a) + b))`` with ``(a, b)`` a linear map of the embedding (FiLM, as the
+    U-Net's blocks), ``W₂`` initialised to zero so the block starts as the identity (docs/math.md §7.5)."""
+
+    def __init__(self, width: int, embedding: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(width, elementwise_affine=False)
+        self.film = nn.Linear(embedding, 2 * width)
+        self.inner = nn.Linear(width, width)
+        self.outer = nn.Linear(width, width)
+        nn.init.zeros_(self.outer.weight)
+        nn.init.zeros_(self.outer.bias)
+
+    def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.film(emb).chunk(2, dim=-1)
+        u = nn.functional.silu(self.norm(h) * (1 + scale) + shift)
+        return h + self.outer(nn.functional.silu(self.inner(u)))
+
+
+class ScoreResMLP(nn.Module):
+    """Conditional network for a vector unknown whose conditioning varies much — every sensor layout and noise
+    level of one amortized model (docs/math.md §7.5): the condition ``c = [y, η, e(t)]`` is embedded by an MLP
+    and modulates ``depth`` residual blocks of ``width`` units (:class:`_FiLMBlock`) that start from a linear
+    map of ``[x, c]``; LayerNorm, SiLU and a linear output. The output is bounded, as EDM's networks' are: it
+    is meant behind :class:`diffinv.core.precondition.EDMPrecond` (``model=resmlp``), whose skip ``c_skip x``
+    lets ε̂ grow with ``x`` far out. The interface is :class:`ScoreMLP`'s."""
+
+    def __init__(
+        self,
+        x_dim: int,
+        y_dim: int,
+        mask_dim: int = 0,
+        width: int = 256,
+        depth: int = 2,
+        embedding: int = 128,
+        time_features: int = 16,
+        time_scale: float = 4.0,
+    ):
+        super().__init__()
+        _require_sizes(
+            x_dim=(x_dim, 1),
+            y_dim=(y_dim, 0),
+            mask_dim=(mask_dim, 0),
+            width=(width, 1),
+            depth=(depth, 1),
+            embedding=(embedding, 1),
+        )
+        self.x_dim, self.y_dim, self.mask_dim = x_dim, y_dim, mask_dim
+        self.time_embedding = FourierTimeEmbedding(time_features, time_scale)
+        conditions = y_dim + mask_dim + self.time_embedding.dim
+        self.embed = nn.Sequential(
+            nn.Linear(conditions, embedding), nn.SiLU(), nn.Linear(embedding, embedding), nn.SiLU()
+        )
+        self.stem = nn.Linear(x_dim + conditions, width)
+        self.blocks = nn.ModuleList(_FiLMBlock(width, embedding) for _ in range(depth))
+        self.head = nn.Sequential(nn.LayerNorm(width), nn.SiLU(), nn.Linear(width, x_dim))
+
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The output for ``x`` (..., x_dim), ``t`` (...), ``y`` (..., y_dim), ``mask`` (..., mask_dim)."""
+        ScoreMLP._check(self, x, t, y, mask)
+        parts = [y, self.time_embedding(t.to(x.dtype))]
+        if self.mask_dim:
+            parts.insert(1, mask.to(x.dtype))
+        conditions = torch.cat(parts, dim=-1)
+        emb = self.embed(conditions)
+        h = self.stem(torch.cat([x, conditions], dim=-1))
+        for block in self.blocks:
+            h = block(h, emb)
+        return self.head(h)
 
 
 class _ResBlock(nn.Module):

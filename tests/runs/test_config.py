@@ -195,3 +195,25 @@ def test_the_edm_recipe_composes_and_its_loss_options_reach_the_module():
     gen = torch.Generator().manual_seed(0)
     loss = dsm_loss(module.network, module.formulation, x, y, None, gen, **module.loss_options)
     assert torch.isfinite(loss) and loss > 0
+
+
+def test_the_residual_network_composes_behind_the_preconditioning():
+    """model=resmlp (docs/math.md §7.5): EDMPrecond around ScoreResMLP, sized from the problem (an amortized
+    model's noise input is one more entry of y), its options from conf/model/resmlp.yaml."""
+    from diffinv.core.networks import ScoreResMLP
+    from diffinv.core.precondition import EDMPrecond
+    from diffinv.training.module import build_module
+
+    cfg = compose_train(
+        "problem=advdiff_design",
+        "model=resmlp",
+        "loss.sigma_data=0.5",
+        "problem.x_dim=30",
+        "problem.y_dim=31",
+        "problem.mask_dim=30",  # a run reads them from its data file
+    )
+    validate(cfg)
+    network = build_module(cfg).network
+    assert isinstance(network, EDMPrecond) and isinstance(network.net, ScoreResMLP)
+    assert (network.net.x_dim, network.net.y_dim, network.net.mask_dim) == (30, 31, 30)
+    assert len(network.net.blocks) == cfg.model.net.depth == 2
