@@ -74,11 +74,16 @@ class ScoreMLP(nn.Module):
         self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """ε̂ for ``x`` (..., x_dim), ``t`` (...), ``y`` (..., y_dim), ``mask`` (..., mask_dim) or None."""
-        self._check(x, t, y, mask)
-        parts = [x, y, self.time_embedding(t.to(x.dtype))]
+        return self.mlp(torch.cat([x, self._conditions(x, t, y, mask)], dim=-1))
+
+    def _conditions(self, x, t, y, mask) -> torch.Tensor:
+        """The checked condition ``c = [y, η, e(t)]`` (η only with ``mask_dim``), in ``x``'s dtype; shared by
+        :class:`ScoreResMLP`, so the checks are called unbound."""
+        ScoreMLP._check(self, x, t, y, mask)
+        parts = [y, self.time_embedding(t.to(x.dtype))]
         if self.mask_dim:
-            parts.insert(2, mask.to(x.dtype))
-        return self.mlp(torch.cat(parts, dim=-1))
+            parts.insert(1, mask.to(x.dtype))
+        return torch.cat(parts, dim=-1)
 
     def _check(self, x, t, y, mask) -> None:
         batch = x.shape[:-1]
@@ -160,11 +165,7 @@ class ScoreResMLP(nn.Module):
         self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """The output for ``x`` (..., x_dim), ``t`` (...), ``y`` (..., y_dim), ``mask`` (..., mask_dim)."""
-        ScoreMLP._check(self, x, t, y, mask)
-        parts = [y, self.time_embedding(t.to(x.dtype))]
-        if self.mask_dim:
-            parts.insert(1, mask.to(x.dtype))
-        conditions = torch.cat(parts, dim=-1)
+        conditions = ScoreMLP._conditions(self, x, t, y, mask)
         emb = self.embed(conditions)
         h = self.stem(torch.cat([x, conditions], dim=-1))
         for block in self.blocks:
